@@ -1,0 +1,189 @@
+"""Key lifecycle: create, describe, list, enable/disable, deletion, alias and description."""
+
+from __future__ import annotations
+
+import uuid
+
+from gateway.core import validate
+from gateway.core.base import CoreBase
+from gateway.core.errors import Err, KmsError
+from gateway.core.model import Caller, KeyPage, KeyRecord, KeyState
+from gateway.hsm.port import key_label
+from gateway.store.port import DuplicateAlias
+
+DAY_MS = 86_400_000
+PENDING_DAYS = (7, 1096)
+
+
+class KeyLifecycle(CoreBase):
+    async def create_key(
+        self,
+        caller: Caller,
+        *,
+        key_alias: str,
+        key_description: str = "",
+        key_spec: str = "",
+        key_usage: str = "",
+        origin: str = "",
+        realm: str = "",
+        sequence: str | None = None,
+        default_key: bool = False,
+    ) -> KeyRecord:
+        """Create a master key as a token object.
+
+        Crash safety: the row is written first with ``provisioning`` set (invisible and
+        unusable), then the token object is generated, then the flag is cleared. Start-up
+        reconciliation finishes or removes whatever a crash left between those steps.
+        """
+        validate.sequence(sequence)
+        if default_key:
+            if not (validate.ALIAS_RE.match(key_alias) and key_alias.endswith(validate.DEFAULT_SUFFIX)):
+                raise KmsError(Err.INVALID_ALIAS)
+        else:
+            validate.user_alias(key_alias)
+        validate.description(key_description)
+        validate.realm(realm)
+        key_spec = key_spec or "AES_256"
+        origin = origin or "kms"
+        if origin not in ("kms", "external"):
+            raise KmsError(Err.INVALID_PARAMETER, "origin must be kms or external.")
+        if key_spec != "AES_256":
+            raise KmsError(Err.UNSUPPORTED_ALGORITHM, f"key_spec {key_spec} is not supported by this gateway.")
+        key_usage = key_usage or "ENCRYPT_DECRYPT"
+        if key_usage != "ENCRYPT_DECRYPT":
+            raise KmsError(Err.KEY_USAGE_MISMATCH, "Symmetric keys support key_usage ENCRYPT_DECRYPT only.")
+        if origin == "external":
+            raise KmsError(Err.UNSUPPORTED_ALGORITHM, "origin external (key import) is not supported yet.")
+        if not default_key and self.store.count_keys(caller.project_id) >= self.settings.cmk_quota:
+            raise KmsError(Err.KEY_QUOTA_EXCEEDED, f"The project already has {self.settings.cmk_quota} keys.")
+
+        rec = KeyRecord(
+            key_id=str(uuid.uuid4()),
+            project_id=caller.project_id,
+            domain_id=caller.domain_id,
+            key_alias=key_alias,
+            key_description=key_description,
+            key_spec=key_spec,
+            key_usage=key_usage,
+            origin=origin,
+            key_state=KeyState.ENABLED,
+            creation_date=self.now_ms(),
+            default_key_flag=default_key,
+            realm=realm,
+            provisioning=True,
+        )
+        try:
+            self.store.insert_key(rec)
+        except DuplicateAlias as exc:
+            raise KmsError(Err.DUPLICATE_ALIAS) from exc
+        try:
+            await self.hsm.create_aes_key(key_label(rec.key_id, 1), rec.key_id)
+        except BaseException:
+            self.store.delete_key(rec.key_id)
+            raise
+        self.store.update_key(rec.key_id, provisioning=False)
+        rec.provisioning = False
+        return rec
+
+    def describe_key(self, caller: Caller, key_id: str) -> KeyRecord:
+        return self._owned_key(caller, key_id)
+
+    def list_keys(
+        self, caller: Caller, *, limit: int | None = None, marker: str | None = None, key_state: int | None = None
+    ) -> KeyPage:
+        cap = self.settings.list_limit_max
+        if limit is None or limit == 0:
+            limit = cap
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= cap:
+            raise KmsError(Err.INVALID_LIMIT, f"limit must be between 1 and {cap}.")
+        offset = 0
+        if marker not in (None, ""):
+            if not str(marker).isdigit():
+                raise KmsError(Err.INVALID_MARKER)
+            offset = int(str(marker))
+        state = None
+        if key_state not in (None, 0):
+            try:
+                state = KeyState(int(key_state))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise KmsError(Err.INVALID_PARAMETER, "key_state must be 1 to 5.") from exc
+        keys, total = self.store.list_keys(caller.project_id, state, offset, limit)
+        truncated = offset + len(keys) < total
+        return KeyPage(keys=keys, total=total, next_marker=str(offset + len(keys)) if truncated else "", truncated=truncated)
+
+    def enable_key(self, caller: Caller, key_id: str) -> KeyRecord:
+        rec = self._owned_key(caller, key_id)
+        _not_default(rec)
+        if rec.key_state != KeyState.DISABLED:
+            raise KmsError(Err.KEY_NOT_DISABLED)
+        return self._set_state(rec, KeyState.ENABLED)
+
+    def disable_key(self, caller: Caller, key_id: str) -> KeyRecord:
+        rec = self._owned_key(caller, key_id)
+        _not_default(rec)
+        if rec.key_state != KeyState.ENABLED:
+            raise KmsError(Err.KEY_NOT_ENABLED)
+        return self._set_state(rec, KeyState.DISABLED)
+
+    def schedule_key_deletion(self, caller: Caller, key_id: str, pending_days: int) -> KeyRecord:
+        validate.key_id(key_id)
+        if isinstance(pending_days, bool) or not isinstance(pending_days, int) or not (
+            PENDING_DAYS[0] <= pending_days <= PENDING_DAYS[1]
+        ):
+            raise KmsError(Err.INVALID_PENDING_DAYS)
+        rec = self._owned_key(caller, key_id)
+        _not_default(rec)
+        if rec.key_state == KeyState.PENDING_DELETION:
+            raise KmsError(Err.ALREADY_PENDING_DELETION)
+        when = self.now_ms() + pending_days * DAY_MS
+        # Remember the state to return to on cancel: disabled stays disabled.
+        self.store.update_key(rec.key_id, key_state=KeyState.PENDING_DELETION, scheduled_deletion_date=when)
+        rec.key_state, rec.scheduled_deletion_date = KeyState.PENDING_DELETION, when
+        return rec
+
+    def cancel_key_deletion(self, caller: Caller, key_id: str) -> KeyRecord:
+        rec = self._owned_key(caller, key_id)
+        if rec.key_state != KeyState.PENDING_DELETION:
+            raise KmsError(Err.NOT_PENDING_DELETION)
+        # The seed: a cancelled key comes back disabled, so nobody uses it by surprise.
+        self.store.update_key(rec.key_id, key_state=KeyState.DISABLED, scheduled_deletion_date=None)
+        rec.key_state, rec.scheduled_deletion_date = KeyState.DISABLED, None
+        return rec
+
+    def update_key_alias(self, caller: Caller, key_id: str, key_alias: str) -> KeyRecord:
+        validate.key_id(key_id)
+        validate.user_alias(key_alias)
+        rec = self._owned_key(caller, key_id)
+        _not_default(rec)
+        _not_pending_deletion(rec)
+        try:
+            self.store.update_key(rec.key_id, key_alias=key_alias)
+        except DuplicateAlias as exc:
+            raise KmsError(Err.DUPLICATE_ALIAS) from exc
+        rec.key_alias = key_alias
+        return rec
+
+    def update_key_description(self, caller: Caller, key_id: str, key_description: str) -> KeyRecord:
+        validate.key_id(key_id)
+        validate.description(key_description)
+        rec = self._owned_key(caller, key_id)
+        _not_default(rec)
+        _not_pending_deletion(rec)
+        self.store.update_key(rec.key_id, key_description=key_description)
+        rec.key_description = key_description
+        return rec
+
+    def _set_state(self, rec: KeyRecord, state: KeyState) -> KeyRecord:
+        self.store.update_key(rec.key_id, key_state=state)
+        rec.key_state = state
+        return rec
+
+
+def _not_default(rec: KeyRecord) -> None:
+    if rec.default_key_flag:
+        raise KmsError(Err.DEFAULT_KEY_IMMUTABLE)
+
+
+def _not_pending_deletion(rec: KeyRecord) -> None:
+    if rec.key_state == KeyState.PENDING_DELETION:
+        raise KmsError(Err.KEY_PENDING_DELETION)

@@ -1,0 +1,18 @@
+"""user-instances and user-quotas, counted from the store rather than cached."""
+
+from __future__ import annotations
+
+from gateway.core.base import CoreBase
+from gateway.core.model import Caller, Quota
+
+
+class QuotaOps(CoreBase):
+    def get_user_instances(self, caller: Caller) -> int:
+        """Customer master keys of the project; default (service) keys are not counted."""
+        return self.store.count_keys(caller.project_id)
+
+    def get_user_quotas(self, caller: Caller) -> list[Quota]:
+        return [
+            Quota(type="CMK", used=self.store.count_keys(caller.project_id), quota=self.settings.cmk_quota),
+            Quota(type="grant_per_CMK", used=0, quota=self.settings.grant_per_cmk_quota),
+        ]

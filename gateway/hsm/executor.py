@@ -1,0 +1,154 @@
+"""The per-process HSM executor: one thread owns the token session and drains a queue.
+
+Why one thread: PKCS#11 calls must never overlap in a process (DESIGN.md fact 1), and one
+worker that drains a queue beats many threads taking turns on a lock (fact 2). Whatever is
+waiting when the worker wakes is run back to back as one batch, and the results go back to
+the event loop in one hand-off per batch, so many concurrent requests cost one wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pkcs11
+
+from gateway import metrics
+from gateway.core.errors import Err, KmsError
+from gateway.hsm.token import SESSION_FAULTS, TokenSession
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Job = Callable[[TokenSession], Any]
+_STOP = object()
+
+
+class HsmExecutor:
+    def __init__(self, token: TokenSession, *, max_batch: int = 256, window_s: float = 0.0) -> None:
+        self._token = token
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._window_s = window_s
+        self._thread = threading.Thread(target=self._run, name="hsm-executor", daemon=True)
+        self._started = threading.Event()
+        self._open_error: BaseException | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+        if self._open_error is not None:
+            raise self._open_error
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout=10)
+
+    # -- submission -------------------------------------------------------------------
+    async def run(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.put((job, fut, loop, op))
+        metrics.HSM_QUEUE_DEPTH.inc()
+        return await fut
+
+    def run_sync(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
+        """For the CLI and start-up code that has no event loop running."""
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((job, fut, None, op))
+        metrics.HSM_QUEUE_DEPTH.inc()
+        return fut.result()
+
+    # -- worker -----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._token.open()
+        except BaseException as exc:  # surfaced by start()
+            self._open_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            while True:
+                batch = [self._queue.get()]
+                if self._window_s > 0:
+                    deadline = time.monotonic() + self._window_s
+                    while len(batch) < self._max_batch and (left := deadline - time.monotonic()) > 0:
+                        try:
+                            batch.append(self._queue.get(timeout=left))
+                        except queue.Empty:
+                            break
+                while len(batch) < self._max_batch:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(item is _STOP for item in batch)
+                self._execute([item for item in batch if item is not _STOP])
+                if stop:
+                    return
+        finally:
+            self._token.close()
+
+    def _execute(self, batch: list[tuple[Job, Any, asyncio.AbstractEventLoop | None, str]]) -> None:
+        metrics.HSM_QUEUE_DEPTH.dec(len(batch))
+        metrics.HSM_BATCH_SIZE.observe(len(batch))
+        done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for job, fut, loop, op in batch:
+            ok, value = self._call(job, op)
+            if loop is None:
+                if ok:
+                    fut.set_result(value)
+                else:
+                    fut.set_exception(value)
+            else:
+                done.setdefault(loop, []).append((fut, ok, value))
+        for loop, results in done.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, results)
+            except RuntimeError:  # loop closed while we worked: nobody is waiting any more
+                pass
+
+    def _call(self, job: Job, op: str) -> tuple[bool, Any]:
+        start = time.perf_counter()
+        try:
+            return True, job(self._token)
+        except KmsError as exc:
+            return False, exc
+        except SESSION_FAULTS as exc:
+            # Heal, then retry once: only this item pays for the fault.
+            log.warning("hsm fault; healing session", extra={"op": op, "error": type(exc).__name__})
+            metrics.HSM_HEALS.inc()
+            try:
+                self._token.heal()
+                return True, job(self._token)
+            except KmsError as exc2:
+                return False, exc2
+            except Exception as exc2:
+                log.error("hsm fault persists after heal", extra={"op": op, "error": type(exc2).__name__})
+                return False, KmsError(Err.HSM_IO)
+        except pkcs11.PKCS11Error as exc:
+            log.error("hsm error", extra={"op": op, "error": type(exc).__name__})
+            return False, KmsError(Err.HSM_IO)
+        except Exception as exc:
+            log.exception("hsm job failed", extra={"op": op})
+            return False, KmsError(Err.INTERNAL, type(exc).__name__) if not isinstance(exc, KmsError) else exc
+        finally:
+            metrics.HSM_OP_SECONDS.labels(op).observe(time.perf_counter() - start)
+
+
+def _deliver(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in results:
+        if fut.cancelled():
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)

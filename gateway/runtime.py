@@ -1,0 +1,56 @@
+"""Wires the ports to their adapters: one place that builds what `serve` and the CLI use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from gateway import metrics
+from gateway.bootstrap import ensure_softhsm
+from gateway.config import Config
+from gateway.core.auth import Authenticator
+from gateway.core.base import Settings
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.dialects import Dialect, get_dialect
+from gateway.core.service import Kms
+from gateway.hsm.executor import HsmExecutor
+from gateway.hsm.port import Pkcs11Hsm
+from gateway.hsm.token import TokenSession
+from gateway.store.sqlite import SqliteStore
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: SqliteStore
+    executor: HsmExecutor
+    kms: Kms
+    auth: Authenticator
+    dialect: Dialect
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock | None = None) -> Runtime:
+        clock = clock or SystemClock()
+        dialect = get_dialect(config.error_dialect)
+        if config.managed_softhsm:
+            ensure_softhsm(config.data_dir, config.hsm.token_label)
+        else:
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conf = config.softhsm_conf_path()
+        if conf is not None:
+            os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
+        token = TokenSession(config.module_path(), config.hsm.token_label, config.read_pin())
+        executor = HsmExecutor(token, max_batch=config.hsm.max_batch, window_s=config.hsm.batch_window_ms / 1000)
+        executor.start()
+        metrics.HSM_SESSIONS.set(1)
+        store = SqliteStore(config.db_path())
+        hsm = Pkcs11Hsm(executor)
+        settings = Settings(cmk_quota=config.cmk_quota, grant_per_cmk_quota=config.grant_per_cmk_quota)
+        kms = Kms(store, hsm, clock, settings)
+        auth = Authenticator(store, hsm, clock)
+        return cls(config, store, executor, kms, auth, dialect)
+
+    def close(self) -> None:
+        self.executor.stop()
+        metrics.HSM_SESSIONS.set(0)
+        self.store.close()

@@ -1,0 +1,109 @@
+"""`kmsgw serve`: both listeners on one event loop, the HSM executor beside them.
+
+SIGTERM/SIGINT: health turns NOT_SERVING, listeners stop accepting, in-flight calls get
+``drain_seconds`` to finish, then the executor stops and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from gateway.config import Config
+from gateway.grpc_api import server as grpc_server
+from gateway.rest.app import create_app
+from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: this process drains both servers together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def bind(listen: str, *, reuse_port: bool = False) -> socket.socket:
+    host, port = split_host_port(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def run(
+    rt: Runtime,
+    *,
+    reuse_port: bool = False,
+    on_ready: Callable[[int, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals."""
+    cfg = rt.config
+    await rt.auth.setup()
+    report = await rt.kms.reconcile()
+    log.info("reconciled", extra={"finished": len(report.finished), "removed": len(report.removed_rows),
+                                  "orphans": len(report.destroyed_orphans)})
+
+    grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port)
+    await grpc.start()
+    http_sock = bind(cfg.rest_listen, reuse_port=reuse_port)
+    http = _Uvicorn(uvicorn.Config(create_app(rt), lifespan="off", log_config=None, http="httptools",
+                                   access_log=False, timeout_graceful_shutdown=int(cfg.drain_seconds)))
+    http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
+    await grpc_server.mark_serving(health, True)
+    http_port = http_sock.getsockname()[1]
+    log.info("serving", extra={"grpc_port": grpc_port, "rest_port": http_port, "data_dir": str(cfg.data_dir)})
+
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    sweeper = asyncio.create_task(_sweep(rt, cfg.sweep_interval_s))
+    if on_ready is not None:
+        on_ready(grpc_port, http_port)
+    await stop.wait()
+
+    log.info("draining", extra={"seconds": cfg.drain_seconds})
+    await grpc_server.mark_serving(health, False)
+    sweeper.cancel()
+    http.should_exit = True
+    await asyncio.gather(grpc.stop(cfg.drain_seconds), http_task, return_exceptions=True)
+    log.info("stopped")
+
+
+async def _sweep(rt: Runtime, interval: float) -> None:
+    """Destroy keys whose deletion date has passed, forever, at a fixed interval."""
+    while True:
+        try:
+            await rt.kms.delete_due_keys()
+        except Exception:
+            log.exception("deletion sweep failed")
+        await asyncio.sleep(interval)
+
+
+def serve(cfg: Config) -> int:
+    rt = Runtime.open(cfg)
+    try:
+        asyncio.run(run(rt))
+    finally:
+        rt.close()
+    return 0
