@@ -85,7 +85,11 @@ def _init_token(conf: Path, label: str, so_pin: str, user_pin: str) -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [tool, "--init-token", "--free", "--label", label],
-        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
     )
     os.close(slave)
     transcript = b""

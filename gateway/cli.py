@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime.open(cfg)
     try:
         if args.command == "credentials":
+
             async def create() -> dict:
                 await rt.auth.setup()
                 return await rt.auth.create_credentials(args.project_id, args.domain_id)

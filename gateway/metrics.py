@@ -7,18 +7,22 @@ from prometheus_client import Counter, Gauge, Histogram
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
 REQUEST_SECONDS = Histogram(
-    "kmsgw_request_seconds", "Request latency by operation and transport", ["op", "transport"],
+    "kmsgw_request_seconds",
+    "Request latency by operation and transport",
+    ["op", "transport"],
     buckets=_LATENCY_BUCKETS,
 )
 REQUEST_ERRORS = Counter(
-    "kmsgw_request_errors_total", "Failed requests by operation, transport and KMS error code",
+    "kmsgw_request_errors_total",
+    "Failed requests by operation, transport and KMS error code",
     ["op", "transport", "code"],
 )
 HSM_OP_SECONDS = Histogram(
     "kmsgw_hsm_op_seconds", "Time one job holds the HSM session", ["op"], buckets=_LATENCY_BUCKETS
 )
 HSM_BATCH_SIZE = Histogram(
-    "kmsgw_hsm_batch_size", "Jobs drained per executor wake-up",
+    "kmsgw_hsm_batch_size",
+    "Jobs drained per executor wake-up",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
 HSM_QUEUE_DEPTH = Gauge("kmsgw_hsm_queue_depth", "Jobs waiting for the HSM executor")

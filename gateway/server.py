@@ -59,14 +59,28 @@ async def run(
     cfg = rt.config
     await rt.auth.setup()
     report = await rt.kms.reconcile()
-    log.info("reconciled", extra={"finished": len(report.finished), "removed": len(report.removed_rows),
-                                  "orphans": len(report.destroyed_orphans)})
+    log.info(
+        "reconciled",
+        extra={
+            "finished": len(report.finished),
+            "removed": len(report.removed_rows),
+            "orphans": len(report.destroyed_orphans),
+        },
+    )
 
     grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port)
     await grpc.start()
     http_sock = bind(cfg.rest_listen, reuse_port=reuse_port)
-    http = _Uvicorn(uvicorn.Config(create_app(rt), lifespan="off", log_config=None, http="httptools",
-                                   access_log=False, timeout_graceful_shutdown=int(cfg.drain_seconds)))
+    http = _Uvicorn(
+        uvicorn.Config(
+            create_app(rt),
+            lifespan="off",
+            log_config=None,
+            http="httptools",
+            access_log=False,
+            timeout_graceful_shutdown=int(cfg.drain_seconds),
+        )
+    )
     http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
     await grpc_server.mark_serving(health, True)
     http_port = http_sock.getsockname()[1]

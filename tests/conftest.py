@@ -94,8 +94,15 @@ def kms_code(err: grpc.RpcError) -> str:
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     data_dir = tmp_path_factory.mktemp("gw") / "var"
-    cfg = config_mod.load(None, data_dir=str(data_dir), grpc_listen="127.0.0.1:0", rest_listen="127.0.0.1:0",
-                          cmk_quota=100_000, sweep_interval_s=3600.0, drain_seconds=2.0)
+    cfg = config_mod.load(
+        None,
+        data_dir=str(data_dir),
+        grpc_listen="127.0.0.1:0",
+        rest_listen="127.0.0.1:0",
+        cmk_quota=100_000,
+        sweep_interval_s=3600.0,
+        drain_seconds=2.0,
+    )
     clock = OffsetClock()
     rt = Runtime.open(cfg, clock)
     loop = asyncio.new_event_loop()
@@ -162,8 +169,19 @@ class ServeProcess:
 
 def start_serve(data_dir: Path, *extra: str, argv: list[str] | None = None, timeout: float = 60) -> ServeProcess:
     """Start `kmsgw serve` on ephemeral ports and wait for its "serving" log line."""
-    cmd = argv or [sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir),
-                   "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0", *extra]
+    cmd = argv or [
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--rest-listen",
+        "127.0.0.1:0",
+        *extra,
+    ]
     env = dict(os.environ)
     env.pop("SOFTHSM2_CONF", None)  # the child uses its own data dir's config
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
@@ -199,6 +217,12 @@ def cli(data_dir: Path, *args: str) -> dict:
     """Run a `kmsgw` CLI command against a data dir and parse its JSON output."""
     env = dict(os.environ)
     env.pop("SOFTHSM2_CONF", None)
-    out = subprocess.run([sys.executable, "-m", "gateway", *args, "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return json.loads(out.stdout)

@@ -60,8 +60,13 @@ class Authenticator:
         user_id = _hex_id()
         [(iv, body)] = await self.hsm.seal_many(SEAL_KEY_LABEL, [(secret_key.encode(), _seal_aad(access_key))])
         self.store.put_credential(CredentialRow(access_key, iv + body, project_id, domain, user_id), ms(time.time()))
-        return {"access_key": access_key, "secret_key": secret_key, "project_id": project_id,
-                "domain_id": domain, "user_id": user_id}
+        return {
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "project_id": project_id,
+            "domain_id": domain,
+            "user_id": user_id,
+        }
 
     def create_token(
         self, project_id: str, ttl_seconds: int = 86400, domain_id: str | None = None, user_id: str | None = None

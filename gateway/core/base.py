@@ -43,7 +43,9 @@ class CoreBase:
             raise KmsError(Err.KEY_NOT_FOUND)
         return rec
 
-    def _usable_key(self, caller: Caller, key_id: str, *, usage: str = "ENCRYPT_DECRYPT", symmetric: bool = True) -> KeyRecord:
+    def _usable_key(
+        self, caller: Caller, key_id: str, *, usage: str = "ENCRYPT_DECRYPT", symmetric: bool = True
+    ) -> KeyRecord:
         """A key the caller may use for cryptography now: enabled, and of the right kind."""
         rec = self._owned_key(caller, key_id)
         require_usable(rec)

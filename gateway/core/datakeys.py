@@ -56,8 +56,13 @@ class DataKeyOps(CoreBase):
     ) -> DataKey:
         validate.sequence(sequence)
         results = await self.create_data_keys(
-            caller, key_id, 1, datakey_length, encryption_context,
-            additional_authenticated_data=additional_authenticated_data, with_plaintext=with_plaintext,
+            caller,
+            key_id,
+            1,
+            datakey_length,
+            encryption_context,
+            additional_authenticated_data=additional_authenticated_data,
+            with_plaintext=with_plaintext,
         )
         return results[0]
 

@@ -67,12 +67,21 @@ class Err(enum.Enum):
     # random and data keys
     INVALID_RANDOM_LENGTH = (Kind.INVALID, "random_data_length must be a multiple of 8 between 8 and 8192 bits.")
     INVALID_DATAKEY_LENGTH = (Kind.INVALID, "datakey_length must be a multiple of 8 between 8 and 8192 bits.")
-    INVALID_DATAKEY_LENGTH_NO_PLAINTEXT = (Kind.INVALID, "datakey_length must be a multiple of 8 between 8 and 8192 bits.")
+    INVALID_DATAKEY_LENGTH_NO_PLAINTEXT = (
+        Kind.INVALID,
+        "datakey_length must be a multiple of 8 between 8 and 8192 bits.",
+    )
     INVALID_PLAIN_TEXT = (Kind.INVALID, "Invalid plain_text.")
-    INVALID_PLAIN_TEXT_LENGTH = (Kind.INVALID, "datakey_plain_length must be between 1 and 1024 bytes and match plain_text.")
+    INVALID_PLAIN_TEXT_LENGTH = (
+        Kind.INVALID,
+        "datakey_plain_length must be between 1 and 1024 bytes and match plain_text.",
+    )
     DEK_HASH_MISMATCH = (Kind.INVALID, "Failed to verify the DEK hash.")
     INVALID_CIPHER_TEXT = (Kind.INVALID, "Invalid cipher_text.")
-    INVALID_CIPHER_TEXT_LENGTH = (Kind.INVALID, "datakey_cipher_length must be between 1 and 1024 bytes and match the key.")
+    INVALID_CIPHER_TEXT_LENGTH = (
+        Kind.INVALID,
+        "datakey_cipher_length must be between 1 and 1024 bytes and match the key.",
+    )
     DEK_HASH_MISMATCH_DECRYPT = (Kind.INVALID, "Failed to verify the DEK hash.")
     # authentication and permission
     TOKEN_MISSING = (Kind.UNAUTHENTICATED, "Invalid or null X-Auth-Token.")
@@ -92,7 +101,10 @@ class Err(enum.Enum):
     IMPORT_KEY_ID_MISMATCH = (Kind.INVALID, "Key IDs in the imported key and token do not match.")
     IMPORT_MATERIAL_LENGTH = (Kind.INVALID, "The external key material must be 32 bytes.")
     IMPORT_TOKEN_INVALID = (Kind.INVALID, "Token verification failed.")
-    IMPORT_MATERIAL_MISMATCH = (Kind.INVALID, "You are importing a deleted key again. The imported material must be the same as the deleted key material.")
+    IMPORT_MATERIAL_MISMATCH = (
+        Kind.INVALID,
+        "You are importing a deleted key again. The imported material must be the same as the deleted key material.",
+    )
     MATERIAL_NOT_DELETABLE = (Kind.STATE, "Key material is not in Enabled or Disabled state and cannot be deleted.")
     # rotation
     ROTATION_EXTERNAL_KEY = (Kind.INVALID, "External keys cannot be rotated.")

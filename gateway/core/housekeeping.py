@@ -39,8 +39,7 @@ class Housekeeping(CoreBase):
                 report.removed_rows.append(rec.key_id)
         known = self.store.all_key_ids()
         orphans = [
-            lbl for lbl in labels
-            if not lbl.startswith(RESERVED_LABEL_PREFIX) and lbl.split(":", 1)[0] not in known
+            lbl for lbl in labels if not lbl.startswith(RESERVED_LABEL_PREFIX) and lbl.split(":", 1)[0] not in known
         ]
         if orphans:
             await self.hsm.destroy(orphans)
@@ -48,8 +47,11 @@ class Housekeeping(CoreBase):
         if report.finished or report.removed_rows or report.destroyed_orphans:
             log.warning(
                 "reconciled store and token",
-                extra={"finished": report.finished, "removed_rows": report.removed_rows,
-                       "destroyed_orphans": report.destroyed_orphans},
+                extra={
+                    "finished": report.finished,
+                    "removed_rows": report.removed_rows,
+                    "destroyed_orphans": report.destroyed_orphans,
+                },
             )
         return report
 

@@ -109,7 +109,9 @@ class KeyLifecycle(CoreBase):
                 raise KmsError(Err.INVALID_PARAMETER, "key_state must be 1 to 5.") from exc
         keys, total = self.store.list_keys(caller.project_id, state, offset, limit)
         truncated = offset + len(keys) < total
-        return KeyPage(keys=keys, total=total, next_marker=str(offset + len(keys)) if truncated else "", truncated=truncated)
+        return KeyPage(
+            keys=keys, total=total, next_marker=str(offset + len(keys)) if truncated else "", truncated=truncated
+        )
 
     def enable_key(self, caller: Caller, key_id: str) -> KeyRecord:
         rec = self._owned_key(caller, key_id)
@@ -127,8 +129,10 @@ class KeyLifecycle(CoreBase):
 
     def schedule_key_deletion(self, caller: Caller, key_id: str, pending_days: int) -> KeyRecord:
         validate.key_id(key_id)
-        if isinstance(pending_days, bool) or not isinstance(pending_days, int) or not (
-            PENDING_DAYS[0] <= pending_days <= PENDING_DAYS[1]
+        if (
+            isinstance(pending_days, bool)
+            or not isinstance(pending_days, int)
+            or not (PENDING_DAYS[0] <= pending_days <= PENDING_DAYS[1])
         ):
             raise KmsError(Err.INVALID_PENDING_DAYS)
         rec = self._owned_key(caller, key_id)

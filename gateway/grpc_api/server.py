@@ -14,7 +14,9 @@ from gateway.runtime import Runtime
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["KeyManagementService"].full_name
 
 
-def build(rt: Runtime, listen: str, *, reuse_port: bool = False) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+def build(
+    rt: Runtime, listen: str, *, reuse_port: bool = False
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     options = [("grpc.so_reuseport", 1 if reuse_port else 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)]
     server = grpc.aio.server(options=options)
     pb_grpc.add_KeyManagementServiceServicer_to_server(KmsServicer(rt), server)

@@ -1,69 +1,35 @@
-"""KeyManagementService on gRPC: authenticate, translate messages, call the core, map errors.
+"""KeyManagementService on gRPC: translate messages, call the core.
 
-No business rule lives here. Every handler goes through :func:`_handle`, which resolves the
-caller from the ``x-auth-token`` metadata, times the call, and turns a :class:`KmsError`
-into a status plus the dialect's ``kms-error-code`` / ``kms-error-msg`` trailing metadata.
+Every handler goes through ``ServicerBase._handle``, which resolves the caller from the
+``x-auth-token`` metadata, times the call, and turns a ``KmsError`` into a status plus the
+dialect's ``kms-error-code`` / ``kms-error-msg`` trailing metadata.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import grpc
-
-from gateway import metrics
 from gateway.core.datakeys import DecryptDataKeyItem, EncryptDataKeyItem
-from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, ItemResult
 from gateway.grpc_api.convert import key_info
-from gateway.grpc_api.errors import STATUS_BY_KIND
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from gateway.runtime import Runtime
-
-log = logging.getLogger(__name__)
-Handler = Callable[[Any, Caller], Awaitable[Any]]
+from gateway.grpc_api.servicer_base import ServicerBase
 
 
-class KmsServicer(pb_grpc.KeyManagementServiceServicer):
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.kms = rt.kms
-
-    async def _handle(self, op: str, request: Any, context: grpc.aio.ServicerContext, fn: Handler) -> Any:
-        start = time.perf_counter()
-        try:
-            token = dict(context.invocation_metadata() or ()).get("x-auth-token")
-            caller = self.rt.auth.caller_from_token(token)
-            return await fn(request, caller)
-        except KmsError as exc:
-            await self._abort(op, context, exc)
-        except Exception:
-            log.exception("unhandled error", extra={"op": op, "transport": "grpc"})
-            await self._abort(op, context, KmsError(Err.INTERNAL))
-        finally:
-            metrics.REQUEST_SECONDS.labels(op, "grpc").observe(time.perf_counter() - start)
-
-    async def _abort(self, op: str, context: grpc.aio.ServicerContext, exc: KmsError) -> None:
-        wire = self.rt.dialect.render(exc)
-        metrics.REQUEST_ERRORS.labels(op, "grpc", wire.code).inc()
-        context.set_trailing_metadata((("kms-error-code", wire.code), ("kms-error-msg", wire.message)))
-        await context.abort(STATUS_BY_KIND[exc.err.kind], f"{wire.code}: {wire.message}")
-
-    def _item_error(self, exc: object) -> pb.Error:
-        assert isinstance(exc, KmsError)
-        wire = self.rt.dialect.render(exc)
-        return pb.Error(error_code=wire.code, error_msg=wire.message)
+class KmsServicer(ServicerBase, pb_grpc.KeyManagementServiceServicer):
+    """Key lifecycle, data keys, data, random, quotas and batches; other groups mix in."""
 
     # -- key lifecycle ----------------------------------------------------------------
     async def CreateKey(self, request, context):
         async def fn(r: pb.CreateKeyRequest, caller: Caller) -> pb.KeyInfoResponse:
             rec = await self.kms.create_key(
-                caller, key_alias=r.key_alias, key_description=r.key_description, key_spec=r.key_spec,
-                key_usage=r.key_usage, origin=r.origin, realm=r.realm, sequence=r.sequence or None,
+                caller,
+                key_alias=r.key_alias,
+                key_description=r.key_description,
+                key_spec=r.key_spec,
+                key_usage=r.key_usage,
+                origin=r.origin,
+                realm=r.realm,
+                sequence=r.sequence or None,
             )
             return pb.KeyInfoResponse(key_info=key_info(rec))
 
@@ -77,10 +43,15 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
 
     async def ListKeys(self, request, context):
         async def fn(r: pb.ListKeysRequest, caller: Caller) -> pb.ListKeysResponse:
-            page = self.kms.list_keys(caller, limit=r.limit or None, marker=r.marker or None, key_state=r.key_state or None)
+            page = self.kms.list_keys(
+                caller, limit=r.limit or None, marker=r.marker or None, key_state=r.key_state or None
+            )
             return pb.ListKeysResponse(
-                keys=[k.key_id for k in page.keys], key_details=[key_info(k) for k in page.keys],
-                next_marker=page.next_marker, truncated=page.truncated, total=page.total,
+                keys=[k.key_id for k in page.keys],
+                key_details=[key_info(k) for k in page.keys],
+                next_marker=page.next_marker,
+                truncated=page.truncated,
+                total=page.total,
             )
 
         return await self._handle("list_keys", request, context, fn)
@@ -141,17 +112,25 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
     async def _create_data_key(self, op: str, request, context, *, with_plaintext: bool):
         async def fn(r: pb.CreateDataKeyRequest, caller: Caller) -> pb.CreateDataKeyResponse:
             dk = await self.kms.create_data_key(
-                caller, r.key_id, r.datakey_length or None, dict(r.encryption_context),
-                with_plaintext=with_plaintext, sequence=r.sequence or None,
+                caller,
+                r.key_id,
+                r.datakey_length or None,
+                dict(r.encryption_context),
+                with_plaintext=with_plaintext,
+                sequence=r.sequence or None,
             )
-            return pb.CreateDataKeyResponse(key_id=dk.key_id, plain_text=dk.plain_text or b"", cipher_text=dk.cipher_text)
+            return pb.CreateDataKeyResponse(
+                key_id=dk.key_id, plain_text=dk.plain_text or b"", cipher_text=dk.cipher_text
+            )
 
         return await self._handle(op, request, context, fn)
 
     async def EncryptDataKey(self, request, context):
         async def fn(r: pb.EncryptDataKeyRequest, caller: Caller) -> pb.EncryptDataKeyResponse:
             dk = await self.kms.encrypt_data_key(caller, _encrypt_item(r), r.sequence or None)
-            return pb.EncryptDataKeyResponse(key_id=dk.key_id, cipher_text=dk.cipher_text, datakey_length=r.datakey_plain_length)
+            return pb.EncryptDataKeyResponse(
+                key_id=dk.key_id, cipher_text=dk.cipher_text, datakey_length=r.datakey_plain_length
+            )
 
         return await self._handle("encrypt_datakey", request, context, fn)
 
@@ -168,8 +147,12 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
     async def EncryptData(self, request, context):
         async def fn(r: pb.EncryptDataRequest, caller: Caller) -> pb.EncryptDataResponse:
             out = await self.kms.encrypt_data(
-                caller, r.key_id, r.plain_text, dict(r.encryption_context),
-                encryption_algorithm=r.encryption_algorithm, sequence=r.sequence or None,
+                caller,
+                r.key_id,
+                r.plain_text,
+                dict(r.encryption_context),
+                encryption_algorithm=r.encryption_algorithm,
+                sequence=r.sequence or None,
             )
             return pb.EncryptDataResponse(key_id=out.key_id, cipher_text=out.cipher_text)
 
@@ -178,8 +161,12 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
     async def DecryptData(self, request, context):
         async def fn(r: pb.DecryptDataRequest, caller: Caller) -> pb.DecryptDataResponse:
             out = await self.kms.decrypt_data(
-                caller, r.cipher_text, dict(r.encryption_context), key_id=r.key_id or None,
-                encryption_algorithm=r.encryption_algorithm, sequence=r.sequence or None,
+                caller,
+                r.cipher_text,
+                dict(r.encryption_context),
+                key_id=r.key_id or None,
+                encryption_algorithm=r.encryption_algorithm,
+                sequence=r.sequence or None,
             )
             return pb.DecryptDataResponse(key_id=out.key_id, plain_text=out.plain_text)
 
@@ -195,7 +182,9 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
     async def GetUserQuotas(self, request, context):
         async def fn(r: pb.Empty, caller: Caller) -> pb.GetUserQuotasResponse:
             return pb.GetUserQuotasResponse(
-                resources=[pb.QuotaResource(type=q.type, used=q.used, quota=q.quota) for q in self.kms.get_user_quotas(caller)]
+                resources=[
+                    pb.QuotaResource(type=q.type, used=q.used, quota=q.quota) for q in self.kms.get_user_quotas(caller)
+                ]
             )
 
         return await self._handle("user_quotas", request, context, fn)
@@ -204,12 +193,18 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
     async def BatchCreateDataKey(self, request, context):
         async def fn(r: pb.BatchCreateDataKeyRequest, caller: Caller) -> pb.BatchCreateDataKeyResponse:
             keys = await self.kms.create_data_keys(
-                caller, r.key_id, r.count, r.datakey_length or None, dict(r.encryption_context),
+                caller,
+                r.key_id,
+                r.count,
+                r.datakey_length or None,
+                dict(r.encryption_context),
                 with_plaintext=not r.without_plaintext,
             )
             return pb.BatchCreateDataKeyResponse(
                 key_id=r.key_id,
-                results=[pb.CreateDataKeyResult(plain_text=k.plain_text or b"", cipher_text=k.cipher_text) for k in keys],
+                results=[
+                    pb.CreateDataKeyResult(plain_text=k.plain_text or b"", cipher_text=k.cipher_text) for k in keys
+                ],
             )
 
         return await self._handle("batch_create_datakey", request, context, fn)
@@ -233,7 +228,9 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
             return pb.EncryptDataKeyResult(error=self._item_error(res.error))
         dk = res.value
         return pb.EncryptDataKeyResult(
-            key_id=dk.key_id, cipher_text=dk.cipher_text, datakey_length=res.extra["datakey_length"]  # type: ignore[union-attr]
+            key_id=dk.key_id,
+            cipher_text=dk.cipher_text,
+            datakey_length=res.extra["datakey_length"],  # type: ignore[union-attr]
         )
 
     def _decrypt_result(self, res: ItemResult) -> pb.DecryptDataKeyResult:
@@ -241,7 +238,9 @@ class KmsServicer(pb_grpc.KeyManagementServiceServicer):
             return pb.DecryptDataKeyResult(error=self._item_error(res.error))
         out = res.value
         return pb.DecryptDataKeyResult(
-            data_key=out.data_key, datakey_length=out.datakey_length, datakey_digest=out.datakey_digest  # type: ignore[union-attr]
+            data_key=out.data_key,
+            datakey_length=out.datakey_length,
+            datakey_digest=out.datakey_digest,  # type: ignore[union-attr]
         )
 
 

@@ -1,0 +1,55 @@
+"""Shared plumbing of every gRPC handler: authentication, timing, error mapping.
+
+Operation groups are mixins over :class:`ServicerBase` (one file each); ``servicer.py``
+puts them together. No business rule lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from gateway import metrics
+from gateway.core.errors import Err, KmsError
+from gateway.core.model import Caller
+from gateway.grpc_api.errors import STATUS_BY_KIND
+from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
+from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Any, Caller], Awaitable[Any]]
+
+
+class ServicerBase:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.kms = rt.kms
+
+    async def _handle(self, op: str, request: Any, context: grpc.aio.ServicerContext, fn: Handler) -> Any:
+        start = time.perf_counter()
+        try:
+            token = dict(context.invocation_metadata() or ()).get("x-auth-token")
+            caller = self.rt.auth.caller_from_token(token)
+            return await fn(request, caller)
+        except KmsError as exc:
+            await self._abort(op, context, exc)
+        except Exception:
+            log.exception("unhandled error", extra={"op": op, "transport": "grpc"})
+            await self._abort(op, context, KmsError(Err.INTERNAL))
+        finally:
+            metrics.REQUEST_SECONDS.labels(op, "grpc").observe(time.perf_counter() - start)
+
+    async def _abort(self, op: str, context: grpc.aio.ServicerContext, exc: KmsError) -> None:
+        wire = self.rt.dialect.render(exc)
+        metrics.REQUEST_ERRORS.labels(op, "grpc", wire.code).inc()
+        context.set_trailing_metadata((("kms-error-code", wire.code), ("kms-error-msg", wire.message)))
+        await context.abort(STATUS_BY_KIND[exc.err.kind], f"{wire.code}: {wire.message}")
+
+    def _item_error(self, exc: object) -> pb.Error:
+        assert isinstance(exc, KmsError)
+        wire = self.rt.dialect.render(exc)
+        return pb.Error(error_code=wire.code, error_msg=wire.message)
