@@ -67,6 +67,9 @@ MASTER_KEY_TEMPLATE = {
     Attribute.DECRYPT: True,
     Attribute.WRAP: False,
     Attribute.UNWRAP: False,
+    Attribute.SIGN: False,
+    Attribute.VERIFY: False,
+    Attribute.DERIVE: False,
     Attribute.MODIFIABLE: False,
 }
 
