@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from gateway import config as config_mod
@@ -25,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-listen", help="HOST:PORT (default 127.0.0.1:50051)")
     serve.add_argument("--rest-listen", help="HOST:PORT (default 127.0.0.1:8080)")
     serve.add_argument("--log-level", default=None)
+    serve.add_argument(
+        "--workers", type=int, default=None, help="processes sharing the ports and the token (default: CPU cores)"
+    )
 
     cred = sub.add_parser("credentials", help="AK/SK credentials for REST callers")
     cred_sub = cred.add_subparsers(dest="action", required=True)
@@ -57,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from gateway.server import serve
 
-        return serve(cfg)
+        workers = args.workers if args.workers is not None else cfg.workers or (os.cpu_count() or 1)
+        if workers < 1:
+            print("kmsgw: --workers must be at least 1", file=sys.stderr)
+            return 2
+        return serve(cfg, workers)
 
     from gateway.runtime import Runtime
 

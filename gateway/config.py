@@ -37,6 +37,7 @@ class Config:
     log_level: str = "INFO"
     sweep_interval_s: float = 60.0
     drain_seconds: float = 10.0
+    workers: int = 0  # processes for `serve`; 0: one per CPU core
     hsm: HsmConfig = field(default_factory=HsmConfig)
 
     @property

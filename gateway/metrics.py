@@ -25,7 +25,22 @@ HSM_BATCH_SIZE = Histogram(
     "Jobs drained per executor wake-up",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
-HSM_QUEUE_DEPTH = Gauge("kmsgw_hsm_queue_depth", "Jobs waiting for the HSM executor")
-HSM_SESSIONS = Gauge("kmsgw_hsm_sessions_in_use", "Open PKCS#11 sessions owned by the executor")
+HSM_QUEUE_DEPTH = Gauge("kmsgw_hsm_queue_depth", "Jobs waiting for the HSM executor", multiprocess_mode="livesum")
+HSM_SESSIONS = Gauge(
+    "kmsgw_hsm_sessions_in_use", "Open PKCS#11 sessions owned by the executor", multiprocess_mode="livesum"
+)
 HSM_HEALS = Counter("kmsgw_hsm_heals_total", "Session or library rebuilds after a token fault")
 DATA_KEYS = Counter("kmsgw_data_keys_total", "Data keys created, encrypted or decrypted", ["op"])
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text: this process's registry, or all workers' when multi-process."""
+    import os
+
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -54,19 +55,22 @@ async def run(
     reuse_port: bool = False,
     on_ready: Callable[[int, int], None] | None = None,
     stop: asyncio.Event | None = None,
+    sweep: bool = True,
+    announce: bool = True,
 ) -> None:
     """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals."""
     cfg = rt.config
     await rt.auth.setup()
-    report = await rt.kms.reconcile()
-    log.info(
-        "reconciled",
-        extra={
-            "finished": len(report.finished),
-            "removed": len(report.removed_rows),
-            "orphans": len(report.destroyed_orphans),
-        },
-    )
+    report = await rt.kms.reconcile() if sweep else None
+    if report is not None:
+        log.info(
+            "reconciled",
+            extra={
+                "finished": len(report.finished),
+                "removed": len(report.removed_rows),
+                "orphans": len(report.destroyed_orphans),
+            },
+        )
 
     grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port)
     await grpc.start()
@@ -84,21 +88,25 @@ async def run(
     http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
     await grpc_server.mark_serving(health, True)
     http_port = http_sock.getsockname()[1]
-    log.info("serving", extra={"grpc_port": grpc_port, "rest_port": http_port, "data_dir": str(cfg.data_dir)})
+    log.info(
+        "serving" if announce else "worker serving",
+        extra={"grpc_port": grpc_port, "rest_port": http_port, "data_dir": str(cfg.data_dir), "pid": os.getpid()},
+    )
 
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    sweeper = asyncio.create_task(_sweep(rt, cfg.sweep_interval_s))
+    sweeper = asyncio.create_task(_sweep(rt, cfg.sweep_interval_s)) if sweep else None
     if on_ready is not None:
         on_ready(grpc_port, http_port)
     await stop.wait()
 
     log.info("draining", extra={"seconds": cfg.drain_seconds})
     await grpc_server.mark_serving(health, False)
-    sweeper.cancel()
+    if sweeper is not None:
+        sweeper.cancel()
     http.should_exit = True
     await asyncio.gather(grpc.stop(cfg.drain_seconds), http_task, return_exceptions=True)
     log.info("stopped")
@@ -114,7 +122,11 @@ async def _sweep(rt: Runtime, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def serve(cfg: Config) -> int:
+def serve(cfg: Config, workers: int = 1) -> int:
+    if workers > 1:
+        from gateway.workers import serve_workers
+
+        return serve_workers(cfg, workers)
     rt = Runtime.open(cfg)
     try:
         asyncio.run(run(rt))
