@@ -139,7 +139,7 @@ class HsmExecutor:
             return False, KmsError(Err.HSM_IO)
         except Exception as exc:
             log.exception("hsm job failed", extra={"op": op})
-            return False, KmsError(Err.INTERNAL, type(exc).__name__) if not isinstance(exc, KmsError) else exc
+            return False, KmsError(Err.INTERNAL)
         finally:
             metrics.HSM_OP_SECONDS.labels(op).observe(time.perf_counter() - start)
 
