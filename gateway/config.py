@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.bootstrap import DEFAULT_TOKEN_LABEL, find_softhsm_module, read_secret
+from gateway.hsm.mechanisms import build_table
 
 
 @dataclass
@@ -23,6 +24,9 @@ class HsmConfig:
     softhsm_conf: str = ""  # exported as SOFTHSM2_CONF when set (default: the data dir's)
     max_batch: int = 256  # jobs drained per executor wake-up
     batch_window_ms: float = 0.0  # wait this long for more jobs before running a batch
+    # BYOK: decode OAEP in the gateway when the token's C_UnwrapKey lacks the hash (SoftHSM2 and
+    # RSAES_OAEP_SHA_256); the imported material then passes through gateway memory.
+    software_oaep_unwrap: bool = False
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Config:
     drain_seconds: float = 10.0
     workers: int = 0  # processes for `serve`; 0: one per CPU core
     hsm: HsmConfig = field(default_factory=HsmConfig)
+    # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
+    mechanisms: dict = field(default_factory=dict)
 
     @property
     def managed_softhsm(self) -> bool:
@@ -75,12 +81,14 @@ def load(path: str | None = None, **overrides: object) -> Config:
             _set(cfg, key, value)
         for key, value in raw.get("hsm", {}).items():
             _set(cfg.hsm, key, value)
+        cfg.mechanisms.update(raw.get("mechanisms", {}))
         if not Path(cfg.data_dir).is_absolute():
             cfg.data_dir = base / cfg.data_dir
     for key, value in overrides.items():
         if value is not None:
             _set(cfg, key, value)
     cfg.data_dir = Path(cfg.data_dir)
+    build_table(cfg.mechanisms)  # a bad mechanism table fails here, at start-up
     return cfg
 
 

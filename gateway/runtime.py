@@ -45,7 +45,12 @@ class Runtime:
         metrics.HSM_SESSIONS.set(1)
         store = SqliteStore(config.db_path())
         hsm = Pkcs11Hsm(executor)
-        settings = Settings(cmk_quota=config.cmk_quota, grant_per_cmk_quota=config.grant_per_cmk_quota)
+        settings = Settings(
+            cmk_quota=config.cmk_quota,
+            grant_per_cmk_quota=config.grant_per_cmk_quota,
+            mechanisms=config.mechanisms,
+            software_oaep_unwrap=config.hsm.software_oaep_unwrap,
+        )
         kms = Kms(store, hsm, clock, settings)
         auth = Authenticator(store, hsm, clock)
         return cls(config, store, executor, kms, auth, dialect)

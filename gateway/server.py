@@ -40,7 +40,9 @@ def split_host_port(listen: str) -> tuple[str, int]:
 def bind(listen: str, *, reuse_port: bool = False) -> socket.socket:
     host, port = split_host_port(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections whose socket says TCP; without
+    # it Nagle holds each response's body behind its headers for a delayed ACK (~40 ms per request).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -86,6 +88,11 @@ async def run(
         )
     )
     http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
+    # The socket only listens once uvicorn has started: "serving" must not be announced before.
+    while not http.started and not http_task.done():
+        await asyncio.sleep(0.005)
+    if http_task.done():
+        http_task.result()  # raises why the HTTP listener could not start
     await grpc_server.mark_serving(health, True)
     http_port = http_sock.getsockname()[1]
     log.info(
@@ -113,12 +120,20 @@ async def run(
 
 
 async def _sweep(rt: Runtime, interval: float) -> None:
-    """Destroy keys whose deletion date has passed, forever, at a fixed interval."""
+    """Destroy keys whose deletion date has passed and rotate keys whose interval has, forever."""
     while True:
         try:
             await rt.kms.delete_due_keys()
         except Exception:
             log.exception("deletion sweep failed")
+        try:
+            await rt.kms.rotate_due_keys()
+        except Exception:
+            log.exception("rotation sweep failed")
+        try:
+            await rt.kms.import_sweep()  # expired imported material and import parameters (byok.py)
+        except Exception:
+            log.exception("import sweep failed")
         await asyncio.sleep(interval)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.core import validate
 from gateway.core.clock import Clock, ms
@@ -12,6 +12,20 @@ from gateway.hsm.port import HsmPort
 from gateway.store.port import MetadataStore
 
 SYMMETRIC_SPECS = frozenset({"AES_256", "SM4"})
+# Operations a grant may allow (the SDK's list); every other operation is the owner project's alone.
+GRANTABLE_OPERATIONS = frozenset(
+    {
+        "create-datakey",
+        "create-datakey-without-plaintext",
+        "encrypt-datakey",
+        "decrypt-datakey",
+        "describe-key",
+        "create-grant",
+        "retire-grant",
+        "encrypt-data",
+        "decrypt-data",
+    }
+)
 
 
 @dataclass
@@ -21,6 +35,11 @@ class Settings:
     list_limit_max: int = 1000
     batch_max: int = 1000
     data_max_bytes: int = 4096
+    # key spec -> vendor mechanism numbers laid over the built-in table (gateway/hsm/mechanisms.py)
+    mechanisms: dict = field(default_factory=dict)
+    # BYOK with an OAEP hash the token's C_UnwrapKey lacks (SoftHSM2: SHA-256): decode OAEP in the
+    # gateway, so the material passes through its memory. Off: such imports are refused.
+    software_oaep_unwrap: bool = False
 
 
 class CoreBase:
@@ -35,24 +54,46 @@ class CoreBase:
     def now_ms(self) -> int:
         return ms(self.clock.now())
 
-    def _owned_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        """The caller's key, whatever its state. Another project's key does not exist."""
+    def _owned_key(self, caller: Caller, key_id: str, operation: str = "") -> KeyRecord:
+        """The key, whatever its state, if the caller may run ``operation`` (an API name) on it.
+
+        The owner project may run anything. Anyone else needs a live grant naming its user id
+        or its domain id (one indexed lookup, made only for a caller that is not the owner):
+        without any grant the key does not exist for it (KEY_NOT_FOUND, as for a key that does
+        not exist); with grants that do not cover ``operation`` it is denied. ``operation`` ""
+        (the default) means the owner only.
+        """
         validate.key_id(key_id)
-        rec = self.store.get_key(caller.project_id, key_id)
+        rec = self.store.get_key_by_id(key_id)
         if rec is None or rec.provisioning:
             raise KmsError(Err.KEY_NOT_FOUND)
+        if rec.project_id == caller.project_id:
+            return rec
+        granted = self.store.granted_operations(key_id, caller.user_id, caller.domain_id)
+        if granted is None:
+            raise KmsError(Err.KEY_NOT_FOUND)
+        if operation not in GRANTABLE_OPERATIONS or operation not in granted:
+            raise KmsError(Err.KEY_ACCESS_DENIED, f"No grant on this key allows {operation or 'this operation'}.")
         return rec
 
     def _usable_key(
-        self, caller: Caller, key_id: str, *, usage: str = "ENCRYPT_DECRYPT", symmetric: bool = True
+        self,
+        caller: Caller,
+        key_id: str,
+        *,
+        usage: str = "ENCRYPT_DECRYPT",
+        symmetric: bool = True,
+        operation: str = "",
     ) -> KeyRecord:
         """A key the caller may use for cryptography now: enabled, and of the right kind."""
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, operation)
         require_usable(rec)
         if symmetric and rec.key_spec not in SYMMETRIC_SPECS:
             raise KmsError(Err.KEY_USAGE_MISMATCH, f"Key spec {rec.key_spec} cannot be used for this operation.")
         if rec.key_usage != usage:
             raise KmsError(Err.KEY_USAGE_MISMATCH, f"Key usage {rec.key_usage} does not allow this operation.")
+        if symmetric and rec.key_spec == "SM4":
+            self._check_sm4_data_path()  # type: ignore[attr-defined]  # asymmetric.py
         return rec
 
 

@@ -33,9 +33,11 @@ class DataOps(CoreBase):
         validate.sequence(sequence)
         if not 1 <= len(plain_text) <= self.settings.data_max_bytes:
             raise KmsError(Err.INVALID_PARAMETER, "plain_text must be 1 to 4096 bytes.")
-        rec = self._usable_key(caller, key_id)
-        if encryption_algorithm not in SYMMETRIC_ALGORITHMS:
-            raise KmsError(Err.UNSUPPORTED_ALGORITHM, "Symmetric keys use encryption_algorithm SYMMETRIC_DEFAULT.")
+        if encryption_algorithm not in SYMMETRIC_ALGORITHMS:  # RSAES_OAEP_*: asymmetric.py
+            return await self.encrypt_data_asymmetric(  # type: ignore[attr-defined]
+                caller, key_id, plain_text, encryption_algorithm, encryption_context, additional_authenticated_data
+            )
+        rec = self._usable_key(caller, key_id, operation="encrypt-data")
         hdr = ct.header(ct.KIND_DATA, rec.key_id, rec.current_version)
         aad = ct.aad(hdr, ct.context_aad(encryption_context, additional_authenticated_data))
         [(iv, body)] = await self.hsm.seal_many(key_label(rec.key_id, rec.current_version), [(plain_text, aad)])
@@ -53,13 +55,15 @@ class DataOps(CoreBase):
         sequence: str | None = None,
     ) -> DecryptedData:
         validate.sequence(sequence)
-        if encryption_algorithm not in SYMMETRIC_ALGORITHMS:
-            raise KmsError(Err.UNSUPPORTED_ALGORITHM, "Symmetric keys use encryption_algorithm SYMMETRIC_DEFAULT.")
+        if encryption_algorithm not in SYMMETRIC_ALGORITHMS:  # RSAES_OAEP_*: asymmetric.py
+            return await self.decrypt_data_asymmetric(  # type: ignore[attr-defined]
+                caller, cipher_text, key_id, encryption_algorithm, encryption_context, additional_authenticated_data
+            )
         blob = ct.parse(cipher_text, ct.KIND_DATA, Err.INVALID_PARAMETER)
         if key_id and key_id != blob.key_id:
             validate.key_id(key_id)
             raise KmsError(Err.INVALID_PARAMETER, "The ciphertext was not made with key_id.")
-        rec = self._usable_key(caller, blob.key_id)
+        rec = self._usable_key(caller, blob.key_id, operation="decrypt-data")
         if blob.version > rec.current_version:
             raise KmsError(Err.INVALID_PARAMETER, "The ciphertext names a key version that does not exist.")
         aad = ct.aad(blob.header, ct.context_aad(encryption_context, additional_authenticated_data))

@@ -82,7 +82,8 @@ class DataKeyOps(CoreBase):
         nbytes = validate.bits_to_bytes(DEFAULT_BITS if datakey_length in (None, 0) else datakey_length, err)
         if isinstance(count, bool) or not 1 <= count <= self.settings.batch_max:
             raise KmsError(Err.INVALID_PARAMETER, f"count must be between 1 and {self.settings.batch_max}.")
-        rec = self._usable_key(caller, key_id)
+        op = "create-datakey" if with_plaintext else "create-datakey-without-plaintext"
+        rec = self._usable_key(caller, key_id, operation=op)
         hdr = ct.header(ct.KIND_DATA_KEY, rec.key_id, rec.current_version)
         aad = ct.aad(hdr, ct.context_aad(encryption_context, additional_authenticated_data))
         made = await self.hsm.generate_sealed(key_label(rec.key_id, rec.current_version), count, nbytes, aad)
@@ -105,7 +106,7 @@ class DataKeyOps(CoreBase):
         for i, item in enumerate(items):
             try:
                 dek = _check_plain_text(item.plain_text, item.datakey_plain_length)
-                rec = self._usable_key(caller, item.key_id)
+                rec = self._usable_key(caller, item.key_id, operation="encrypt-datakey")
                 hdr = ct.header(ct.KIND_DATA_KEY, rec.key_id, rec.current_version)
                 aad = ct.aad(hdr, ct.context_aad(item.encryption_context, item.additional_authenticated_data))
                 groups.setdefault(key_label(rec.key_id, rec.current_version), []).append((i, dek, hdr, aad))
@@ -135,7 +136,7 @@ class DataKeyOps(CoreBase):
             try:
                 if not 1 <= item.datakey_cipher_length <= 1024:
                     raise KmsError(Err.INVALID_CIPHER_TEXT_LENGTH)
-                rec = self._usable_key(caller, item.key_id)
+                rec = self._usable_key(caller, item.key_id, operation="decrypt-datakey")
                 blob = ct.parse(item.cipher_text, ct.KIND_DATA_KEY, Err.INVALID_CIPHER_TEXT)
                 if blob.key_id != rec.key_id or blob.version > rec.current_version:
                     raise KmsError(Err.INVALID_CIPHER_TEXT, "The ciphertext was not made with this key.")

@@ -140,6 +140,9 @@ _PRIMARY: dict[Err, _Row] = {
     Err.ROTATION_NOT_ENABLED: (400, "KMS.0313"),
     Err.ROTATION_NOT_DISABLED: (400, "KMS.2901"),
     Err.INVALID_ROTATION_INTERVAL: (400, "KMS.3001"),
+    # No table entry: a rotation racing another process for the same version; 0308 like other
+    # conditions the catalog lacks, with the message saying to retry.
+    Err.ROTATION_IN_PROGRESS: (400, "KMS.0308"),
     Err.GRANT_ONLY_CREATE_GRANT: (400, "KMS.2401"),
     Err.GRANT_INVALID_PRINCIPAL: (400, "KMS.2402"),
     Err.GRANT_CREATE_FAILED: (400, "KMS.2403"),
@@ -234,6 +237,7 @@ _SECONDARY: dict[Err, _Row] = {
     Err.ROTATION_NOT_ENABLED: (400, "KMS.0101"),
     Err.ROTATION_NOT_DISABLED: (400, "KMS.0101"),
     Err.INVALID_ROTATION_INTERVAL: (400, "KMS.0224"),
+    Err.ROTATION_IN_PROGRESS: (400, "KMS.0101"),
     Err.GRANT_ONLY_CREATE_GRANT: (400, "KMS.0101"),
     Err.GRANT_INVALID_PRINCIPAL: (400, "KMS.0101"),
     Err.GRANT_CREATE_FAILED: (400, "KMS.0101"),

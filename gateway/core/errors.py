@@ -111,6 +111,7 @@ class Err(enum.Enum):
     ROTATION_NOT_ENABLED = (Kind.STATE, "Key rotation is not enabled.")
     ROTATION_NOT_DISABLED = (Kind.STATE, "Key rotation is not disabled.")
     INVALID_ROTATION_INTERVAL = (Kind.INVALID, "rotation_interval must be between 30 and 365 days.")
+    ROTATION_IN_PROGRESS = (Kind.STATE, "The key is being rotated by another request; retry.")
     # grants
     GRANT_ONLY_CREATE_GRANT = (Kind.INVALID, "operations cannot contain only create-grant.")
     GRANT_INVALID_PRINCIPAL = (Kind.INVALID, "Invalid grantee or retiring principal.")

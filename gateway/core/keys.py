@@ -8,7 +8,6 @@ from gateway.core import validate
 from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, KeyPage, KeyRecord, KeyState
-from gateway.hsm.port import key_label
 from gateway.store.port import DuplicateAlias
 
 DAY_MS = 86_400_000
@@ -47,13 +46,8 @@ class KeyLifecycle(CoreBase):
         origin = origin or "kms"
         if origin not in ("kms", "external"):
             raise KmsError(Err.INVALID_PARAMETER, "origin must be kms or external.")
-        if key_spec != "AES_256":
-            raise KmsError(Err.UNSUPPORTED_ALGORITHM, f"key_spec {key_spec} is not supported by this gateway.")
-        key_usage = key_usage or "ENCRYPT_DECRYPT"
-        if key_usage != "ENCRYPT_DECRYPT":
-            raise KmsError(Err.KEY_USAGE_MISMATCH, "Symmetric keys support key_usage ENCRYPT_DECRYPT only.")
-        if origin == "external":
-            raise KmsError(Err.UNSUPPORTED_ALGORITHM, "origin external (key import) is not supported yet.")
+        # Spec, usage and origin against the mechanism table and the token (asymmetric.py).
+        key_usage = await self._check_key_spec(key_spec, key_usage, origin)  # type: ignore[attr-defined]
         if not default_key and self.store.count_keys(caller.project_id) >= self.settings.cmk_quota:
             raise KmsError(Err.KEY_QUOTA_EXCEEDED, f"The project already has {self.settings.cmk_quota} keys.")
 
@@ -66,7 +60,7 @@ class KeyLifecycle(CoreBase):
             key_spec=key_spec,
             key_usage=key_usage,
             origin=origin,
-            key_state=KeyState.ENABLED,
+            key_state=KeyState.PENDING_IMPORT if origin == "external" else KeyState.ENABLED,
             creation_date=self.now_ms(),
             default_key_flag=default_key,
             realm=realm,
@@ -77,7 +71,7 @@ class KeyLifecycle(CoreBase):
         except DuplicateAlias as exc:
             raise KmsError(Err.DUPLICATE_ALIAS) from exc
         try:
-            await self.hsm.create_aes_key(key_label(rec.key_id, 1), rec.key_id)
+            await self._generate_master_key(rec)  # type: ignore[attr-defined]
         except BaseException:
             self.store.delete_key(rec.key_id)
             raise
@@ -86,7 +80,7 @@ class KeyLifecycle(CoreBase):
         return rec
 
     def describe_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        return self._owned_key(caller, key_id)
+        return self._owned_key(caller, key_id, "describe-key")
 
     def list_keys(
         self, caller: Caller, *, limit: int | None = None, marker: str | None = None, key_state: int | None = None
@@ -98,7 +92,8 @@ class KeyLifecycle(CoreBase):
             raise KmsError(Err.INVALID_LIMIT, f"limit must be between 1 and {cap}.")
         offset = 0
         if marker not in (None, ""):
-            if not str(marker).isdigit():
+            # An offset this gateway issued: ASCII digits that fit SQLite's 64-bit OFFSET.
+            if not (str(marker).isascii() and str(marker).isdigit() and len(str(marker)) <= 18):
                 raise KmsError(Err.INVALID_MARKER)
             offset = int(str(marker))
         state = None
@@ -114,14 +109,14 @@ class KeyLifecycle(CoreBase):
         )
 
     def enable_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "enable-key")
         _not_default(rec)
         if rec.key_state != KeyState.DISABLED:
             raise KmsError(Err.KEY_NOT_DISABLED)
         return self._set_state(rec, KeyState.ENABLED)
 
     def disable_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "disable-key")
         _not_default(rec)
         if rec.key_state != KeyState.ENABLED:
             raise KmsError(Err.KEY_NOT_ENABLED)
@@ -135,7 +130,7 @@ class KeyLifecycle(CoreBase):
             or not (PENDING_DAYS[0] <= pending_days <= PENDING_DAYS[1])
         ):
             raise KmsError(Err.INVALID_PENDING_DAYS)
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "schedule-key-deletion")
         _not_default(rec)
         if rec.key_state == KeyState.PENDING_DELETION:
             raise KmsError(Err.ALREADY_PENDING_DELETION)
@@ -146,18 +141,24 @@ class KeyLifecycle(CoreBase):
         return rec
 
     def cancel_key_deletion(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "cancel-key-deletion")
         if rec.key_state != KeyState.PENDING_DELETION:
             raise KmsError(Err.NOT_PENDING_DELETION)
-        # The seed: a cancelled key comes back disabled, so nobody uses it by surprise.
-        self.store.update_key(rec.key_id, key_state=KeyState.DISABLED, scheduled_deletion_date=None)
-        rec.key_state, rec.scheduled_deletion_date = KeyState.DISABLED, None
+        # The seed: a cancelled key comes back disabled, so nobody uses it by surprise; an imported
+        # key without its material comes back pending import (byok.py).
+        state = KeyState.DISABLED
+        if rec.origin == "external":
+            material = self.store.get_key_material(rec.key_id)  # type: ignore[attr-defined]
+            if material is None or not material.present:
+                state = KeyState.PENDING_IMPORT
+        self.store.update_key(rec.key_id, key_state=state, scheduled_deletion_date=None)
+        rec.key_state, rec.scheduled_deletion_date = state, None
         return rec
 
     def update_key_alias(self, caller: Caller, key_id: str, key_alias: str) -> KeyRecord:
         validate.key_id(key_id)
         validate.user_alias(key_alias)
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "update-key-alias")
         _not_default(rec)
         _not_pending_deletion(rec)
         try:
@@ -170,7 +171,7 @@ class KeyLifecycle(CoreBase):
     def update_key_description(self, caller: Caller, key_id: str, key_description: str) -> KeyRecord:
         validate.key_id(key_id)
         validate.description(key_description)
-        rec = self._owned_key(caller, key_id)
+        rec = self._owned_key(caller, key_id, "update-key-description")
         _not_default(rec)
         _not_pending_deletion(rec)
         self.store.update_key(rec.key_id, key_description=key_description)

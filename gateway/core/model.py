@@ -96,3 +96,51 @@ class ItemResult:
     value: object | None = None
     error: object | None = None  # KmsError
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class RotationStatus:
+    """get-key-rotation-status; times are ms epoch, ``last_rotation_time`` None before the first."""
+
+    key_id: str
+    key_rotation_enabled: bool
+    rotation_interval: int  # days
+    last_rotation_time: int | None
+    number_of_rotations: int
+    current_version: int
+
+
+@dataclass
+class Grant:
+    grant_id: str
+    key_id: str
+    project_id: str  # the key owner's project
+    name: str
+    grantee_principal: str
+    grantee_principal_type: str  # user | domain
+    retiring_principal: str
+    operations: list[str]
+    issuing_principal: str
+    creation_date: int  # ms epoch
+
+
+@dataclass
+class GrantPage:
+    grants: list[Grant]
+    total: int
+    next_marker: str
+    truncated: bool
+
+
+@dataclass
+class TaggedKey:
+    """One row of resource_instances/action: a key and its tags (tag key -> value)."""
+
+    key: KeyRecord
+    tags: dict[str, str]
+
+
+@dataclass
+class ResourcePage:
+    resources: list[TaggedKey]
+    total_count: int

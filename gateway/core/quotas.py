@@ -12,7 +12,14 @@ class QuotaOps(CoreBase):
         return self.store.count_keys(caller.project_id)
 
     def get_user_quotas(self, caller: Caller) -> list[Quota]:
+        """CMK: keys counted like user-instances, against ``cmk_quota`` (enforced by create-key).
+        grant_per_CMK is a limit per key, so ``used`` is the most grants any one key of the
+        project holds: the headroom left on the fullest key."""
         return [
             Quota(type="CMK", used=self.store.count_keys(caller.project_id), quota=self.settings.cmk_quota),
-            Quota(type="grant_per_CMK", used=0, quota=self.settings.grant_per_cmk_quota),
+            Quota(
+                type="grant_per_CMK",
+                used=self.store.max_grants_per_key(caller.project_id),
+                quota=self.settings.grant_per_cmk_quota,
+            ),
         ]

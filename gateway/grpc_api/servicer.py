@@ -12,10 +12,12 @@ from gateway.core.model import Caller, ItemResult
 from gateway.grpc_api.convert import key_info
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
+from gateway.grpc_api.servicer_asymmetric import AsymmetricServicer
 from gateway.grpc_api.servicer_base import ServicerBase
+from gateway.grpc_api.servicer_lifecycle import LifecycleServicer
 
 
-class KmsServicer(ServicerBase, pb_grpc.KeyManagementServiceServicer):
+class KmsServicer(LifecycleServicer, AsymmetricServicer, ServicerBase, pb_grpc.KeyManagementServiceServicer):
     """Key lifecycle, data keys, data, random, quotas and batches; other groups mix in."""
 
     # -- key lifecycle ----------------------------------------------------------------

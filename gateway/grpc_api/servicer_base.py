@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from gateway import metrics
+from gateway.core import validate
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
 from gateway.grpc_api.errors import STATUS_BY_KIND
@@ -22,6 +23,17 @@ from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Caller], Awaitable[Any]]
+_MSG_MAX = 512
+
+
+def _metadata_text(text: str) -> str:
+    """An error message fit for a metadata value: printable ASCII and short, even when it echoes input.
+
+    gRPC refuses other bytes in metadata (the call would end INTERNAL without its KMS code), and a
+    trailer beyond the peer's metadata limit turns into RESOURCE_EXHAUSTED.
+    """
+    safe = "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+    return safe if len(safe) <= _MSG_MAX else safe[: _MSG_MAX - 3] + "..."
 
 
 class ServicerBase:
@@ -34,6 +46,8 @@ class ServicerBase:
         try:
             token = dict(context.invocation_metadata() or ()).get("x-auth-token")
             caller = self.rt.auth.caller_from_token(token)
+            # API.md: every request may carry `sequence`; check it even where the core op takes none.
+            validate.sequence(getattr(request, "sequence", None))
             return await fn(request, caller)
         except KmsError as exc:
             await self._abort(op, context, exc)
@@ -46,8 +60,9 @@ class ServicerBase:
     async def _abort(self, op: str, context: grpc.aio.ServicerContext, exc: KmsError) -> None:
         wire = self.rt.dialect.render(exc)
         metrics.REQUEST_ERRORS.labels(op, "grpc", wire.code).inc()
-        context.set_trailing_metadata((("kms-error-code", wire.code), ("kms-error-msg", wire.message)))
-        await context.abort(STATUS_BY_KIND[exc.err.kind], f"{wire.code}: {wire.message}")
+        msg = _metadata_text(wire.message)
+        context.set_trailing_metadata((("kms-error-code", wire.code), ("kms-error-msg", msg)))
+        await context.abort(STATUS_BY_KIND[exc.err.kind], f"{wire.code}: {msg}")
 
     def _item_error(self, exc: object) -> pb.Error:
         assert isinstance(exc, KmsError)

@@ -12,6 +12,7 @@ from typing import Protocol
 from pkcs11.exceptions import NoSuchKey
 
 from gateway.hsm.executor import HsmExecutor
+from gateway.hsm.port_asym import AsymmetricHsm
 from gateway.hsm.token import TokenSession
 
 Sealed = tuple[bytes, bytes]  # (iv, ciphertext || tag)
@@ -32,7 +33,7 @@ class HsmPort(Protocol):
     async def generate_sealed(self, label: str, count: int, nbytes: int, aad: bytes) -> list[tuple[bytes, Sealed]]: ...
 
 
-class Pkcs11Hsm:
+class Pkcs11Hsm(AsymmetricHsm):
     """HsmPort over a PKCS#11 token through the per-process executor."""
 
     def __init__(self, executor: HsmExecutor) -> None:

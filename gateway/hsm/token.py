@@ -7,29 +7,50 @@ purpose; :class:`gateway.hsm.executor.HsmExecutor` is its only caller.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import uuid
 
 import pkcs11
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (
+    ArgumentsBad,
+    AttributeSensitive,
+    AttributeTypeInvalid,
+    DataInvalid,
     DataLenRange,
     DeviceError,
     DeviceRemoved,
     EncryptedDataInvalid,
     EncryptedDataLenRange,
     FunctionFailed,
+    FunctionNotSupported,
     GeneralError,
+    KeyIndigestible,
+    KeySizeRange,
+    KeyTypeInconsistent,
+    MechanismInvalid,
+    MechanismParamInvalid,
     NoSuchKey,
     ObjectHandleInvalid,
     SessionClosed,
     SessionHandleInvalid,
+    SignatureInvalid,
+    SignatureLenRange,
+    TemplateInconsistent,
     TokenNotPresent,
     TokenNotRecognised,
     UserNotLoggedIn,
+    WrappedKeyInvalid,
+    WrappedKeyLenRange,
 )
 from pkcs11.mechanisms import GCMParams
+from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+
+from gateway.hsm import asymutil
+from gateway.hsm import mechanisms as mech_table
+from gateway.hsm.mechanisms import SpecMechanisms
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +78,21 @@ AUTH_FAILURES: tuple[type[Exception], ...] = (
     GeneralError,
     FunctionFailed,
 )
+# What an RSA decryption or unwrap of a forged, corrupted or wrong-sized block may raise.
+RSA_FAILURES: tuple[type[Exception], ...] = (
+    EncryptedDataInvalid,
+    EncryptedDataLenRange,
+    DataInvalid,
+    DataLenRange,
+    GeneralError,
+    FunctionFailed,
+    WrappedKeyInvalid,
+    WrappedKeyLenRange,
+    TemplateInconsistent,
+    KeySizeRange,
+)
+KCV_BLOCK = b"kmsgw key check\x00"  # AES-ECB of this block by the key is its check value
+LENGTH_PROBE = b"kmsgw length probe"
 
 MASTER_KEY_TEMPLATE = {
     Attribute.TOKEN: True,
@@ -155,7 +191,8 @@ class TokenSession:
         for obj in list(self.session.get_objects({Attribute.LABEL: label})):
             obj.destroy()
             found = True
-        self._keys.pop(label, None)
+        for cached in (label, "priv:" + label, "pub:" + label):
+            self._keys.pop(cached, None)
         return found
 
     def secret_key_labels(self) -> list[str]:
@@ -193,3 +230,271 @@ class TokenSession:
             # session by checking that the session still answers.
             self.session.generate_random(64)
             return None
+
+    # -- asymmetric keys and key import (core: asymmetric.py, byok.py) --------------------
+    # Key pairs carry one label on both objects (``<key_id>:v1``); the handle cache keeps
+    # them under "priv:"/"pub:" prefixes beside the secret keys.
+    def private_key(self, label: str) -> pkcs11.PrivateKey:
+        key = self._keys.get("priv:" + label)
+        if key is None:
+            key = self.session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+            self._keys["priv:" + label] = key
+        return key  # type: ignore[return-value]
+
+    def public_key(self, label: str) -> pkcs11.PublicKey:
+        key = self._keys.get("pub:" + label)
+        if key is None:
+            key = self.session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
+            self._keys["pub:" + label] = key
+        return key  # type: ignore[return-value]
+
+    def private_key_labels(self) -> list[str]:
+        objs = self.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+        return [o[Attribute.LABEL] for o in objs]
+
+    def generate_key_pair(
+        self, label: str, key_id: str, spec: SpecMechanisms, *, sign: bool, decrypt: bool, unwrap: bool = False
+    ) -> None:
+        """A token key pair: the private half sensitive and never extractable, both halves labelled."""
+        ident = uuid.UUID(key_id).bytes
+        public = {
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.MODIFIABLE: False,
+            Attribute.VERIFY: sign,
+            Attribute.ENCRYPT: decrypt,
+            Attribute.WRAP: False,
+        }
+        private = {
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: True,
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.MODIFIABLE: False,
+            Attribute.SIGN: sign,
+            Attribute.DECRYPT: decrypt or unwrap,  # unwrap keys decrypt raw RSA for software OAEP
+            Attribute.UNWRAP: unwrap,
+            Attribute.DERIVE: False,
+        }
+        bits = None
+        if spec.family == "rsa":
+            bits = spec.bits
+            public[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
+        else:
+            public[Attribute.EC_PARAMS] = encode_named_curve_parameters(spec.curve)
+        pub, priv = self.session.generate_keypair(
+            mech_table.key_type(spec.key_type),
+            bits,
+            id=ident,
+            label=label,
+            store=True,
+            capabilities=0,
+            mechanism=mech_table.mechanism(spec.keygen),
+            public_template=public,
+            private_template=private,
+        )
+        self._keys["pub:" + label] = pub
+        self._keys["priv:" + label] = priv
+
+    def generate_secret_key(self, label: str, key_id: str, spec: SpecMechanisms) -> None:
+        """A symmetric master key made by the spec's table entry (vendor SM4, or AES by table)."""
+        template = dict(MASTER_KEY_TEMPLATE)
+        template[Attribute.ID] = uuid.UUID(key_id).bytes
+        key = self.session.generate_key(
+            mech_table.key_type(spec.key_type),
+            spec.bits or None,
+            label=label,
+            store=True,
+            capabilities=0,
+            mechanism=mech_table.mechanism(spec.keygen),
+            template=template,
+        )
+        self._keys[label] = key
+
+    def public_key_der(self, label: str) -> bytes:
+        """The DER SubjectPublicKeyInfo of a key pair (RSA, or EC-style: EC_PARAMS + EC_POINT)."""
+        pub = self.public_key(label)
+        if int(pub.key_type) == int(KeyType.RSA):
+            return asymutil.rsa_spki(pub[Attribute.MODULUS], pub[Attribute.PUBLIC_EXPONENT])
+        return encode_ec_public_key(pub)
+
+    def modulus_bytes(self, label: str) -> int:
+        return len(self.public_key(label)[Attribute.MODULUS])
+
+    def sign(self, label: str, mech: Mechanism, param: object, data: bytes) -> bytes:
+        return self.private_key(label).sign(data, mechanism=mech, mechanism_param=param)
+
+    def verify(self, label: str, mech: Mechanism, param: object, data: bytes, signature: bytes) -> bool:
+        try:
+            return self.public_key(label).verify(data, signature, mechanism=mech, mechanism_param=param)
+        except (DataLenRange, DataInvalid, SignatureInvalid, SignatureLenRange):
+            return False
+
+    def oaep_supported(self, hash_name: str) -> bool:
+        """Whether CKM_RSA_PKCS_OAEP takes this hash (SoftHSM2 2.6.1: SHA-1 only). Probed once."""
+        probes: dict[str, bool] = self.__dict__.setdefault("_oaep_probes", {})
+        if hash_name not in probes:
+            pub, priv = self.session.generate_keypair(
+                KeyType.RSA,
+                1024,
+                store=False,
+                capabilities=0,
+                public_template={Attribute.ENCRYPT: True},
+                private_template={Attribute.DECRYPT: True},
+            )
+            try:
+                pub.encrypt(b"probe", mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=oaep_params(hash_name))
+                probes[hash_name] = True
+            except (ArgumentsBad, MechanismParamInvalid, MechanismInvalid):
+                probes[hash_name] = False
+            finally:
+                pub.destroy()
+                priv.destroy()
+        return probes[hash_name]
+
+    def rsa_encrypt(self, label: str, plaintext: bytes, hash_name: str) -> bytes:
+        """RSAES-OAEP with the public key object (raw RSA + OAEP padding here if the token lacks the hash)."""
+        pub = self.public_key(label)
+        if self.oaep_supported(hash_name):
+            return pub.encrypt(plaintext, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=oaep_params(hash_name))
+        k = self.modulus_bytes(label)
+        em = asymutil.oaep_encode(plaintext, k, hash_name, self.random(asymutil.HASH_LEN[hash_name]))
+        return pub.encrypt(em, mechanism=Mechanism.RSA_X_509)
+
+    def rsa_decrypt(self, label: str, ciphertext: bytes, hash_name: str) -> bytes | None:
+        """RSAES-OAEP decryption by the private key object; None for any undecryptable input."""
+        priv = self.private_key(label)
+        k = self.modulus_bytes(label)
+        if len(ciphertext) != k:
+            return None
+        try:
+            if self.oaep_supported(hash_name):
+                params = oaep_params(hash_name)
+                return priv.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=params)
+            em = priv.decrypt(ciphertext, mechanism=Mechanism.RSA_X_509)
+        except RSA_FAILURES:
+            self.session.generate_random(64)  # a bad block, not a broken session (see gcm_open)
+            return None
+        return asymutil.oaep_decode(em, k, hash_name)
+
+    def unwrap_aes_key(
+        self,
+        wrap_label: str,
+        label: str,
+        key_id: str,
+        wrapped: bytes,
+        hash_name: str,
+        *,
+        software_oaep: bool,
+        expected_kcv: bytes | None,
+    ) -> bytes:
+        """Unwrap 32 bytes of AES material as a sensitive, non-extractable token object ``label``.
+
+        With CKM_RSA_PKCS_OAEP (C_UnwrapKey) the material never leaves the token. Only when the
+        token lacks the OAEP hash and ``software_oaep`` is allowed does the raw RSA block come
+        out for OAEP decoding here, the material then entering by C_CreateObject. Returns the
+        key check value (AES-ECB of a fixed block, computed by the token); raises ImportRejected.
+        """
+        self.destroy(label)  # a leftover of a crash between an unwrap and its store update
+        priv = self.private_key(wrap_label)
+        k = self.modulus_bytes(wrap_label)
+        if len(wrapped) != k:
+            raise ImportRejected("decrypt")
+        template = dict(MASTER_KEY_TEMPLATE)
+        template[Attribute.ID] = uuid.UUID(key_id).bytes
+        template[Attribute.LABEL] = label
+        if self.oaep_supported(hash_name):
+            # SoftHSM2 applies an unwrap template in order and refuses CKA_ID after CKA_MODIFIABLE false.
+            del template[Attribute.MODIFIABLE]
+            try:
+                key = priv.unwrap_key(
+                    ObjectClass.SECRET_KEY,
+                    KeyType.AES,
+                    wrapped,
+                    label=label,
+                    store=True,
+                    capabilities=0,
+                    mechanism=Mechanism.RSA_PKCS_OAEP,
+                    mechanism_param=oaep_params(hash_name),
+                    template=template,
+                )
+            except RSA_FAILURES as exc:
+                self.session.generate_random(64)
+                raise ImportRejected("decrypt") from exc
+            length = self.secret_length(key)
+        elif software_oaep:
+            try:
+                em = priv.decrypt(wrapped, mechanism=Mechanism.RSA_X_509)
+            except RSA_FAILURES as exc:
+                self.session.generate_random(64)
+                raise ImportRejected("decrypt") from exc
+            material = asymutil.oaep_decode(em, k, hash_name)
+            del em
+            if material is None:
+                raise ImportRejected("decrypt")
+            if len(material) != 32:
+                raise ImportRejected("length")
+            template[Attribute.CLASS] = ObjectClass.SECRET_KEY
+            template[Attribute.KEY_TYPE] = KeyType.AES
+            template[Attribute.VALUE] = material
+            key = self.session.create_object(template)
+            del material, template
+            length = 32
+        else:
+            raise ImportRejected("unsupported")
+        try:
+            if length not in (32, -1):
+                raise ImportRejected("length")
+            try:
+                kcv = key.encrypt(KCV_BLOCK, mechanism=Mechanism.AES_ECB)
+            except (MechanismInvalid, KeySizeRange, KeyTypeInconsistent, FunctionFailed) as exc:
+                raise ImportRejected("length") from exc  # not a valid AES key length at all
+            if expected_kcv is not None and not hmac.compare_digest(kcv, expected_kcv):
+                raise ImportRejected("mismatch")
+        except BaseException:
+            key.destroy()
+            raise
+        if length == -1:
+            log.warning("token reports no key length and refuses C_DigestKey: 16/24-byte imports not refused")
+        self._keys[label] = key
+        return kcv
+
+    def secret_length(self, key: pkcs11.SecretKey) -> int:
+        """The byte length of a secret key object without reading it; -1 when the token cannot tell.
+
+        CKA_VALUE_LEN when the token reports it. SoftHSM2 leaves it 0 on unwrapped keys, so
+        then: the token digests K and K || pad(32) || probe; the second equals the SHA-256
+        length extension of the first exactly when K is 32 bytes long.
+        """
+        try:
+            reported = int(key[Attribute.VALUE_LEN] or 0)
+        except (AttributeTypeInvalid, AttributeSensitive, FunctionFailed):
+            reported = 0
+        if reported:
+            return reported
+        try:
+            whole = self.session.digest(key, mechanism=Mechanism.SHA256)
+            extended = self.session.digest(
+                iter([key, asymutil.sha256_padding(32) + LENGTH_PROBE]), mechanism=Mechanism.SHA256
+            )
+        except (KeyIndigestible, MechanismInvalid, FunctionNotSupported, KeySizeRange, FunctionFailed):
+            return -1
+        return 32 if hmac.compare_digest(extended, asymutil.sha256_extend(whole, 32, LENGTH_PROBE)) else 0
+
+    def key_check_value(self, label: str) -> bytes:
+        return self.secret_key(label).encrypt(KCV_BLOCK, mechanism=Mechanism.AES_ECB)
+
+
+class ImportRejected(Exception):
+    """Why imported material was refused: decrypt | length | mismatch | unsupported."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def oaep_params(hash_name: str) -> tuple[Mechanism, MGF, None]:
+    return {
+        "sha1": (Mechanism.SHA_1, MGF.SHA1, None),
+        "sha256": (Mechanism.SHA256, MGF.SHA256, None),
+    }[hash_name]

@@ -419,3 +419,321 @@ class BatchDecryptDataKeyResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[DecryptDataKeyResult]
     def __init__(self, results: _Optional[_Iterable[_Union[DecryptDataKeyResult, _Mapping]]] = ...) -> None: ...
+
+class KeyRotationStatusResponse(_message.Message):
+    __slots__ = ("key_id", "key_rotation_enabled", "rotation_interval", "last_rotation_time", "number_of_rotations", "key_version")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ROTATION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    LAST_ROTATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_OF_ROTATIONS_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    key_rotation_enabled: bool
+    rotation_interval: int
+    last_rotation_time: int
+    number_of_rotations: int
+    key_version: int
+    def __init__(self, key_id: _Optional[str] = ..., key_rotation_enabled: _Optional[bool] = ..., rotation_interval: _Optional[int] = ..., last_rotation_time: _Optional[int] = ..., number_of_rotations: _Optional[int] = ..., key_version: _Optional[int] = ...) -> None: ...
+
+class UpdateKeyRotationIntervalRequest(_message.Message):
+    __slots__ = ("key_id", "rotation_interval", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    rotation_interval: int
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., rotation_interval: _Optional[int] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class RotateOnDemandResponse(_message.Message):
+    __slots__ = ("key_id", "key_version")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    key_version: int
+    def __init__(self, key_id: _Optional[str] = ..., key_version: _Optional[int] = ...) -> None: ...
+
+class CreateGrantRequest(_message.Message):
+    __slots__ = ("key_id", "grantee_principal", "operations", "name", "retiring_principal", "grantee_principal_type", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANTEE_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RETIRING_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    GRANTEE_PRINCIPAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    grantee_principal: str
+    operations: _containers.RepeatedScalarFieldContainer[str]
+    name: str
+    retiring_principal: str
+    grantee_principal_type: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., grantee_principal: _Optional[str] = ..., operations: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., retiring_principal: _Optional[str] = ..., grantee_principal_type: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class CreateGrantResponse(_message.Message):
+    __slots__ = ("grant_id",)
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    grant_id: str
+    def __init__(self, grant_id: _Optional[str] = ...) -> None: ...
+
+class Grant(_message.Message):
+    __slots__ = ("key_id", "grant_id", "grantee_principal", "grantee_principal_type", "operations", "issuing_principal", "creation_date", "name", "retiring_principal")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANTEE_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    GRANTEE_PRINCIPAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ISSUING_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    CREATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RETIRING_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    grant_id: str
+    grantee_principal: str
+    grantee_principal_type: str
+    operations: _containers.RepeatedScalarFieldContainer[str]
+    issuing_principal: str
+    creation_date: int
+    name: str
+    retiring_principal: str
+    def __init__(self, key_id: _Optional[str] = ..., grant_id: _Optional[str] = ..., grantee_principal: _Optional[str] = ..., grantee_principal_type: _Optional[str] = ..., operations: _Optional[_Iterable[str]] = ..., issuing_principal: _Optional[str] = ..., creation_date: _Optional[int] = ..., name: _Optional[str] = ..., retiring_principal: _Optional[str] = ...) -> None: ...
+
+class ListGrantsRequest(_message.Message):
+    __slots__ = ("key_id", "limit", "marker", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    limit: int
+    marker: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., limit: _Optional[int] = ..., marker: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class ListRetirableGrantsRequest(_message.Message):
+    __slots__ = ("limit", "marker", "sequence")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    marker: str
+    sequence: str
+    def __init__(self, limit: _Optional[int] = ..., marker: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class ListGrantsResponse(_message.Message):
+    __slots__ = ("grants", "next_marker", "truncated", "total")
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_MARKER_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[Grant]
+    next_marker: str
+    truncated: bool
+    total: int
+    def __init__(self, grants: _Optional[_Iterable[_Union[Grant, _Mapping]]] = ..., next_marker: _Optional[str] = ..., truncated: _Optional[bool] = ..., total: _Optional[int] = ...) -> None: ...
+
+class GrantIdRequest(_message.Message):
+    __slots__ = ("key_id", "grant_id", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    grant_id: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., grant_id: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class TagItem(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class Tag(_message.Message):
+    __slots__ = ("key", "values")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateKeyTagRequest(_message.Message):
+    __slots__ = ("key_id", "tag", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    tag: TagItem
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., tag: _Optional[_Union[TagItem, _Mapping]] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class BatchKeyTagsRequest(_message.Message):
+    __slots__ = ("key_id", "tags", "action", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    tags: _containers.RepeatedCompositeFieldContainer[TagItem]
+    action: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[TagItem, _Mapping]]] = ..., action: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class DeleteKeyTagRequest(_message.Message):
+    __slots__ = ("key_id", "key", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    key: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., key: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class ListKeyTagsResponse(_message.Message):
+    __slots__ = ("tags", "existTagsNum")
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    EXISTTAGSNUM_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[TagItem]
+    existTagsNum: int
+    def __init__(self, tags: _Optional[_Iterable[_Union[TagItem, _Mapping]]] = ..., existTagsNum: _Optional[int] = ...) -> None: ...
+
+class ListProjectTagsResponse(_message.Message):
+    __slots__ = ("tags",)
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    def __init__(self, tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+
+class ListResourceInstancesRequest(_message.Message):
+    __slots__ = ("action", "limit", "offset", "tags", "matches", "sequence")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    limit: int
+    offset: int
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    matches: _containers.RepeatedCompositeFieldContainer[TagItem]
+    sequence: str
+    def __init__(self, action: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., matches: _Optional[_Iterable[_Union[TagItem, _Mapping]]] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class ResourceInstance(_message.Message):
+    __slots__ = ("resource_id", "resource_detail", "resource_name", "tags")
+    RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    resource_id: str
+    resource_detail: KeyInfo
+    resource_name: str
+    tags: _containers.RepeatedCompositeFieldContainer[TagItem]
+    def __init__(self, resource_id: _Optional[str] = ..., resource_detail: _Optional[_Union[KeyInfo, _Mapping]] = ..., resource_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[TagItem, _Mapping]]] = ...) -> None: ...
+
+class ListResourceInstancesResponse(_message.Message):
+    __slots__ = ("resources", "total_count")
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    resources: _containers.RepeatedCompositeFieldContainer[ResourceInstance]
+    total_count: int
+    def __init__(self, resources: _Optional[_Iterable[_Union[ResourceInstance, _Mapping]]] = ..., total_count: _Optional[int] = ...) -> None: ...
+
+class SignRequest(_message.Message):
+    __slots__ = ("key_id", "message", "signing_algorithm", "message_type", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    message: bytes
+    signing_algorithm: str
+    message_type: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., message: _Optional[bytes] = ..., signing_algorithm: _Optional[str] = ..., message_type: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class SignResponse(_message.Message):
+    __slots__ = ("key_id", "signature")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    signature: bytes
+    def __init__(self, key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class VerifyRequest(_message.Message):
+    __slots__ = ("key_id", "message", "signature", "signing_algorithm", "message_type", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    message: bytes
+    signature: bytes
+    signing_algorithm: str
+    message_type: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., message: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signing_algorithm: _Optional[str] = ..., message_type: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
+    __slots__ = ("key_id", "signature_valid")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_VALID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    signature_valid: bool
+    def __init__(self, key_id: _Optional[str] = ..., signature_valid: _Optional[bool] = ...) -> None: ...
+
+class GetPublicKeyResponse(_message.Message):
+    __slots__ = ("key_id", "public_key", "public_key_der", "key_spec", "key_usage")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_DER_FIELD_NUMBER: _ClassVar[int]
+    KEY_SPEC_FIELD_NUMBER: _ClassVar[int]
+    KEY_USAGE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    public_key: str
+    public_key_der: bytes
+    key_spec: str
+    key_usage: str
+    def __init__(self, key_id: _Optional[str] = ..., public_key: _Optional[str] = ..., public_key_der: _Optional[bytes] = ..., key_spec: _Optional[str] = ..., key_usage: _Optional[str] = ...) -> None: ...
+
+class GetParametersForImportRequest(_message.Message):
+    __slots__ = ("key_id", "wrapping_algorithm", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    WRAPPING_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    wrapping_algorithm: str
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., wrapping_algorithm: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+
+class GetParametersForImportResponse(_message.Message):
+    __slots__ = ("key_id", "import_token", "expiration_time", "public_key")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    import_token: bytes
+    expiration_time: int
+    public_key: bytes
+    def __init__(self, key_id: _Optional[str] = ..., import_token: _Optional[bytes] = ..., expiration_time: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class ImportKeyMaterialRequest(_message.Message):
+    __slots__ = ("key_id", "import_token", "encrypted_key_material", "expiration_time", "sequence")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_KEY_MATERIAL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    import_token: bytes
+    encrypted_key_material: bytes
+    expiration_time: int
+    sequence: str
+    def __init__(self, key_id: _Optional[str] = ..., import_token: _Optional[bytes] = ..., encrypted_key_material: _Optional[bytes] = ..., expiration_time: _Optional[int] = ..., sequence: _Optional[str] = ...) -> None: ...

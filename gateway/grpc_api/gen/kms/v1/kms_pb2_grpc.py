@@ -139,6 +139,116 @@ class KeyManagementServiceStub:
                 request_serializer=kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyRequest.SerializeToString,
                 response_deserializer=kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyResponse.FromString,
                 _registered_method=True)
+        self.EnableKeyRotation = channel.unary_unary(
+                '/kms.v1.KeyManagementService/EnableKeyRotation',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+                _registered_method=True)
+        self.DisableKeyRotation = channel.unary_unary(
+                '/kms.v1.KeyManagementService/DisableKeyRotation',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+                _registered_method=True)
+        self.UpdateKeyRotationInterval = channel.unary_unary(
+                '/kms.v1.KeyManagementService/UpdateKeyRotationInterval',
+                request_serializer=kms_dot_v1_dot_kms__pb2.UpdateKeyRotationIntervalRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+                _registered_method=True)
+        self.GetKeyRotationStatus = channel.unary_unary(
+                '/kms.v1.KeyManagementService/GetKeyRotationStatus',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+                _registered_method=True)
+        self.RotateOnDemand = channel.unary_unary(
+                '/kms.v1.KeyManagementService/RotateOnDemand',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.RotateOnDemandResponse.FromString,
+                _registered_method=True)
+        self.CreateGrant = channel.unary_unary(
+                '/kms.v1.KeyManagementService/CreateGrant',
+                request_serializer=kms_dot_v1_dot_kms__pb2.CreateGrantRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.CreateGrantResponse.FromString,
+                _registered_method=True)
+        self.ListGrants = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ListGrants',
+                request_serializer=kms_dot_v1_dot_kms__pb2.ListGrantsRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.ListGrantsResponse.FromString,
+                _registered_method=True)
+        self.ListRetirableGrants = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ListRetirableGrants',
+                request_serializer=kms_dot_v1_dot_kms__pb2.ListRetirableGrantsRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.ListGrantsResponse.FromString,
+                _registered_method=True)
+        self.RevokeGrant = channel.unary_unary(
+                '/kms.v1.KeyManagementService/RevokeGrant',
+                request_serializer=kms_dot_v1_dot_kms__pb2.GrantIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RetireGrant = channel.unary_unary(
+                '/kms.v1.KeyManagementService/RetireGrant',
+                request_serializer=kms_dot_v1_dot_kms__pb2.GrantIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateKeyTag = channel.unary_unary(
+                '/kms.v1.KeyManagementService/CreateKeyTag',
+                request_serializer=kms_dot_v1_dot_kms__pb2.CreateKeyTagRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                _registered_method=True)
+        self.BatchKeyTags = channel.unary_unary(
+                '/kms.v1.KeyManagementService/BatchKeyTags',
+                request_serializer=kms_dot_v1_dot_kms__pb2.BatchKeyTagsRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DeleteKeyTag = channel.unary_unary(
+                '/kms.v1.KeyManagementService/DeleteKeyTag',
+                request_serializer=kms_dot_v1_dot_kms__pb2.DeleteKeyTagRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListKeyTags = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ListKeyTags',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.ListKeyTagsResponse.FromString,
+                _registered_method=True)
+        self.ListProjectTags = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ListProjectTags',
+                request_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.ListProjectTagsResponse.FromString,
+                _registered_method=True)
+        self.ListResourceInstances = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ListResourceInstances',
+                request_serializer=kms_dot_v1_dot_kms__pb2.ListResourceInstancesRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.ListResourceInstancesResponse.FromString,
+                _registered_method=True)
+        self.Sign = channel.unary_unary(
+                '/kms.v1.KeyManagementService/Sign',
+                request_serializer=kms_dot_v1_dot_kms__pb2.SignRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.SignResponse.FromString,
+                _registered_method=True)
+        self.Verify = channel.unary_unary(
+                '/kms.v1.KeyManagementService/Verify',
+                request_serializer=kms_dot_v1_dot_kms__pb2.VerifyRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.VerifyResponse.FromString,
+                _registered_method=True)
+        self.GetPublicKey = channel.unary_unary(
+                '/kms.v1.KeyManagementService/GetPublicKey',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.GetPublicKeyResponse.FromString,
+                _registered_method=True)
+        self.GetParametersForImport = channel.unary_unary(
+                '/kms.v1.KeyManagementService/GetParametersForImport',
+                request_serializer=kms_dot_v1_dot_kms__pb2.GetParametersForImportRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.GetParametersForImportResponse.FromString,
+                _registered_method=True)
+        self.ImportKeyMaterial = channel.unary_unary(
+                '/kms.v1.KeyManagementService/ImportKeyMaterial',
+                request_serializer=kms_dot_v1_dot_kms__pb2.ImportKeyMaterialRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
+        self.DeleteImportedKeyMaterial = channel.unary_unary(
+                '/kms.v1.KeyManagementService/DeleteImportedKeyMaterial',
+                request_serializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+                response_deserializer=kms_dot_v1_dot_kms__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
 
 
 class KeyManagementServiceServicer:
@@ -275,6 +385,145 @@ class KeyManagementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnableKeyRotation(self, request, context):
+        """Rotation, grants, tags
+        Rotation: only symmetric keys generated by the gateway (origin kms); old versions keep decrypting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableKeyRotation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateKeyRotationInterval(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKeyRotationStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateOnDemand(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateGrant(self, request, context):
+        """Grants: another user or domain may use one key for the listed operations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGrants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRetirableGrants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetireGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateKeyTag(self, request, context):
+        """Tags (at most 10 a key) and queries by tag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchKeyTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteKeyTag(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeyTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProjectTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResourceInstances(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Sign(self, request, context):
+        """Asymmetric keys and import
+        Sign / verify with a SIGN_VERIFY key pair (RSA_*, EC_*, SM2 where the token has it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Verify(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPublicKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetParametersForImport(self, request, context):
+        """Bring your own key: AES-256 material wrapped with RSAES-OAEP for an origin=external key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportKeyMaterial(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteImportedKeyMaterial(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyManagementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -382,6 +631,116 @@ def add_KeyManagementServiceServicer_to_server(servicer, server):
                     servicer.BatchDecryptDataKey,
                     request_deserializer=kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyRequest.FromString,
                     response_serializer=kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyResponse.SerializeToString,
+            ),
+            'EnableKeyRotation': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableKeyRotation,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.SerializeToString,
+            ),
+            'DisableKeyRotation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableKeyRotation,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.SerializeToString,
+            ),
+            'UpdateKeyRotationInterval': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateKeyRotationInterval,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.UpdateKeyRotationIntervalRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.SerializeToString,
+            ),
+            'GetKeyRotationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeyRotationStatus,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.SerializeToString,
+            ),
+            'RotateOnDemand': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateOnDemand,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.RotateOnDemandResponse.SerializeToString,
+            ),
+            'CreateGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateGrant,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.CreateGrantRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.CreateGrantResponse.SerializeToString,
+            ),
+            'ListGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGrants,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.ListGrantsRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.ListGrantsResponse.SerializeToString,
+            ),
+            'ListRetirableGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRetirableGrants,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.ListRetirableGrantsRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.ListGrantsResponse.SerializeToString,
+            ),
+            'RevokeGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeGrant,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.GrantIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            ),
+            'RetireGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireGrant,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.GrantIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            ),
+            'CreateKeyTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKeyTag,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.CreateKeyTagRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            ),
+            'BatchKeyTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchKeyTags,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.BatchKeyTagsRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            ),
+            'DeleteKeyTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteKeyTag,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.DeleteKeyTagRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            ),
+            'ListKeyTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeyTags,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.ListKeyTagsResponse.SerializeToString,
+            ),
+            'ListProjectTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProjectTags,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.Empty.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.ListProjectTagsResponse.SerializeToString,
+            ),
+            'ListResourceInstances': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResourceInstances,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.ListResourceInstancesRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.ListResourceInstancesResponse.SerializeToString,
+            ),
+            'Sign': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sign,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.SignRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.SignResponse.SerializeToString,
+            ),
+            'Verify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Verify,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.VerifyRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.VerifyResponse.SerializeToString,
+            ),
+            'GetPublicKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicKey,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.GetPublicKeyResponse.SerializeToString,
+            ),
+            'GetParametersForImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParametersForImport,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.GetParametersForImportRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.GetParametersForImportResponse.SerializeToString,
+            ),
+            'ImportKeyMaterial': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportKeyMaterial,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.ImportKeyMaterialRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyInfoResponse.SerializeToString,
+            ),
+            'DeleteImportedKeyMaterial': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteImportedKeyMaterial,
+                    request_deserializer=kms_dot_v1_dot_kms__pb2.KeyIdRequest.FromString,
+                    response_serializer=kms_dot_v1_dot_kms__pb2.KeyInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -951,6 +1310,600 @@ class KeyManagementService:
             '/kms.v1.KeyManagementService/BatchDecryptDataKey',
             kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyRequest.SerializeToString,
             kms_dot_v1_dot_kms__pb2.BatchDecryptDataKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableKeyRotation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/EnableKeyRotation',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableKeyRotation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/DisableKeyRotation',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateKeyRotationInterval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/UpdateKeyRotationInterval',
+            kms_dot_v1_dot_kms__pb2.UpdateKeyRotationIntervalRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeyRotationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/GetKeyRotationStatus',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyRotationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateOnDemand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/RotateOnDemand',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.RotateOnDemandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/CreateGrant',
+            kms_dot_v1_dot_kms__pb2.CreateGrantRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.CreateGrantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ListGrants',
+            kms_dot_v1_dot_kms__pb2.ListGrantsRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.ListGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRetirableGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ListRetirableGrants',
+            kms_dot_v1_dot_kms__pb2.ListRetirableGrantsRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.ListGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/RevokeGrant',
+            kms_dot_v1_dot_kms__pb2.GrantIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/RetireGrant',
+            kms_dot_v1_dot_kms__pb2.GrantIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKeyTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/CreateKeyTag',
+            kms_dot_v1_dot_kms__pb2.CreateKeyTagRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchKeyTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/BatchKeyTags',
+            kms_dot_v1_dot_kms__pb2.BatchKeyTagsRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteKeyTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/DeleteKeyTag',
+            kms_dot_v1_dot_kms__pb2.DeleteKeyTagRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeyTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ListKeyTags',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.ListKeyTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProjectTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ListProjectTags',
+            kms_dot_v1_dot_kms__pb2.Empty.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.ListProjectTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResourceInstances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ListResourceInstances',
+            kms_dot_v1_dot_kms__pb2.ListResourceInstancesRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.ListResourceInstancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/Sign',
+            kms_dot_v1_dot_kms__pb2.SignRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.SignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Verify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/Verify',
+            kms_dot_v1_dot_kms__pb2.VerifyRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/GetPublicKey',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.GetPublicKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParametersForImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/GetParametersForImport',
+            kms_dot_v1_dot_kms__pb2.GetParametersForImportRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.GetParametersForImportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportKeyMaterial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/ImportKeyMaterial',
+            kms_dot_v1_dot_kms__pb2.ImportKeyMaterialRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteImportedKeyMaterial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kms.v1.KeyManagementService/DeleteImportedKeyMaterial',
+            kms_dot_v1_dot_kms__pb2.KeyIdRequest.SerializeToString,
+            kms_dot_v1_dot_kms__pb2.KeyInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

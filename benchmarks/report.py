@@ -1,0 +1,210 @@
+"""The console table and ``RESULTS.md``: figures with the machine and command that produced them.
+
+Absolute rates on a shared 2-core box are noisy; ratios between rows measured in the same run hold
+better, so every row carries its ratio to the raw wrap rate and the interesting cross-ratios are
+listed under the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.harness import BASELINE, Outcome, Result
+
+
+@dataclass(frozen=True)
+class Ratio:
+    label: str
+    numerator: str  # scenario names
+    denominator: str
+    figure: str = "rate"  # or "p99_ms", "p50_ms"
+
+
+RATIOS: list[Ratio] = [
+    Ratio("raw wrap, 2 processes / 1 process", "raw.wrap_2proc", "raw.wrap"),
+    Ratio("raw wrap, session copy of the key / token key", "raw.wrap_session_copy", "raw.wrap"),
+    Ratio("raw C_GenerateRandom(32) / raw wrap", "raw.random32", "raw.wrap"),
+    Ratio("gRPC echo ceiling / raw wrap", "grpc.echo", "raw.wrap"),
+    Ratio("gRPC echo 64 in flight / 1 in flight", "grpc.echo", "grpc.echo_c1"),
+    Ratio("moto GenerateDataKey / raw wrap", "moto.generate_data_key", "raw.wrap"),
+    Ratio("gRPC echo ceiling / moto GenerateDataKey", "grpc.echo", "moto.generate_data_key"),
+    Ratio("gateway unary CreateDataKey / gRPC echo ceiling", "gateway.grpc_create_datakey", "grpc.echo"),
+    Ratio("gateway unary CreateDataKey / moto", "gateway.grpc_create_datakey", "moto.generate_data_key"),
+    Ratio("gateway unary DecryptDataKey / gRPC echo ceiling", "gateway.grpc_decrypt_datakey", "grpc.echo"),
+    Ratio("gateway batched pairs / raw wrap (1 process)", "gateway.grpc_batch_pairs", "raw.wrap"),
+    Ratio("gateway batched pairs / raw wrap (2 processes)", "gateway.grpc_batch_pairs", "raw.wrap_2proc"),
+    Ratio("gateway REST create-datakey / moto", "gateway.rest_create_datakey", "moto.generate_data_key"),
+    Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s", "gateway.p99_at_500rps", "grpc.echo_500rps",
+          "p99_ms"),
+]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Machine facts
+
+
+def _run(argv: Sequence[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"
+
+
+def _memory() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return "?"
+
+
+def _dist(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_facts() -> dict[str, str]:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "CPU": _cpu_model(),
+        "Cores": f"{os.cpu_count()} online, {len(os.sched_getaffinity(0))} usable by this run",
+        "Memory": _memory(),
+        "Kernel": f"{platform.system()} {platform.release()}",
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "softhsm2 (dpkg)": _run(["dpkg-query", "-W", "-f=${Version}", "softhsm2"]),
+        "wrk (dpkg)": _run(["dpkg-query", "-W", "-f=${Version}", "wrk"]),
+        "python-pkcs11 / grpcio / moto": f"{_dist('python-pkcs11')} / {_dist('grpcio')} / {_dist('moto')}",
+        "Load average at start": load,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio_to_baseline(result: Result, baseline: Result | None) -> str:
+    if baseline is None or not baseline.rate or not result.unit.endswith("/s"):
+        return "n/a"
+    return f"{result.rate / baseline.rate:.3g}"
+
+
+def _rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    results = {o.scenario.name: o.result for o in outcomes if o.result}
+    baseline = results.get(BASELINE)
+    rows = []
+    for o in outcomes:
+        r = o.result
+        if r is None:
+            rows.append([o.scenario.name, o.status, "", "", "", "", "", o.reason.splitlines()[0][:80]])
+            continue
+        rows.append([
+            o.scenario.name, _num(r.rate, 0), r.unit, _ratio_to_baseline(r, baseline),
+            _num(r.p50_ms), _num(r.p99_ms), str(r.errors), r.notes,
+        ])  # fmt: skip
+    return rows
+
+
+HEADER = ["scenario", "rate", "unit", "x raw wrap", "p50 ms", "p99 ms", "errors", "notes"]
+
+
+def ratio_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    results = {o.scenario.name: o.result for o in outcomes if o.result}
+    lines = []
+    for ratio in RATIOS:
+        num, den = results.get(ratio.numerator), results.get(ratio.denominator)
+        a = getattr(num, ratio.figure, None) if num else None
+        b = getattr(den, ratio.figure, None) if den else None
+        if a is None or b is None or not b:
+            missing = ratio.numerator if a is None else ratio.denominator
+            lines.append(f"{ratio.label}: n/a ({missing} not measured)")
+        else:
+            lines.append(f"{ratio.label}: {a / b:.3g}")
+    return lines
+
+
+def console_table(outcomes: Sequence[Outcome]) -> str:
+    rows = [HEADER, *_rows(outcomes)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
+    right = {1, 3, 4, 5, 6}
+    out = []
+    for n, row in enumerate(rows):
+        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        out.append("  ".join([*cells, row[-1]]))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths) + "  -----")
+    out.append("")
+    out.append(f"ratios (same run, '{BASELINE}' = the HSM limit):")
+    out.extend(f"  {line}" for line in ratio_lines(outcomes))
+    return "\n".join(out)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_results_md(
+    path: Path, outcomes: Sequence[Outcome], facts: dict[str, str], started: dt.datetime, seconds: float
+) -> None:
+    cores = os.cpu_count() or 0
+    titles = {o.scenario.name: o.scenario.title for o in outcomes}
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by the benchmark harness (`benchmarks/`); rerun it rather than editing this file.",
+        "",
+        f"- Date: {started.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"- Command: `{shlex.join(sys.orig_argv)}` (from the repository root)",
+        f"- Measured window: {seconds:g} s per scenario, after a short untimed warm-up",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {k} | {_md_escape(v)} |" for k, v in facts.items()),
+        "",
+        f"> Only {cores} cores: every load generator (wrk, the gRPC client) and every server it measures "
+        "share them, so each rate is a lower bound of what the server alone could do. Absolute figures "
+        "move with the machine's load; the ratios between rows of one run hold better.",
+        "",
+        "## Results",
+        "",
+        "| scenario | what | rate | unit | x raw wrap | p50 ms | p99 ms | errors | notes |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in _rows(outcomes):
+        name, rest = row[0], [_md_escape(c) for c in row[1:]]
+        lines.append(f"| `{name}` | {_md_escape(titles[name])} | " + " | ".join(rest) + " |")
+    lines += ["", f"`x raw wrap` = the row's rate / the rate of `{BASELINE}` (the HSM limit).", ""]
+    lines += ["## Ratios", "", *(f"- {line}" for line in ratio_lines(outcomes)), ""]
+
+    extras = [(o.scenario.name, k, v) for o in outcomes if o.result for k, v in o.result.extra.items()]
+    if extras:
+        lines += ["## Other figures", "", *(f"- `{n}` {k}: {v:,.2f}" for n, k, v in extras), ""]
+
+    not_run = [o for o in outcomes if o.result is None]
+    if not_run:
+        lines += ["## Skipped or failed", ""]
+        lines += [f"- `{o.scenario.name}` ({o.status}): {_md_escape(o.reason)}" for o in not_run]
+        lines.append("")
+    path.write_text("\n".join(lines))

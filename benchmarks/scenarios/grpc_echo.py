@@ -1,0 +1,48 @@
+"""The transport ceiling: a gRPC unary echo that does no work, served by grpc.aio.
+
+Whatever the gateway does per call, its unary rate on this machine cannot beat this row. The
+service is a generic handler (bytes in, bytes out), so no proto is compiled. The server and the
+load generator are separate subprocesses sharing the same cores, as they would with the gateway.
+
+The server itself lives in :mod:`benchmarks.echo_server`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from benchmarks.harness import LOOPBACK, Context, ManagedProcess, Result, scenario, wait_for_file
+from benchmarks.loaders import grpc_unary_load
+
+METHOD = "/bench.Echo/Echo"
+PAYLOAD = os.urandom(64)  # about the size of a small CreateDataKey request
+
+
+def start_echo_server(ctx: Context) -> tuple[ManagedProcess, str]:
+    """Start the echo server on an ephemeral loopback port; returns (process, "host:port")."""
+    port_file = ctx.workdir / f"echo-port-{time.monotonic_ns()}"
+    proc = ctx.spawn("grpc-echo", [ctx.python, "-m", "benchmarks.echo_server", "--port-file", str(port_file)])
+    port = wait_for_file(port_file, proc)
+    return proc, f"{LOOPBACK}:{port}"
+
+
+@scenario("grpc.echo", "gRPC unary echo, 64 in flight (transport ceiling)")
+def grpc_echo(ctx: Context) -> Result:
+    """Peak unary requests/s of grpc.aio with no work behind it: the ceiling for unary RPCs."""
+    _, target = start_echo_server(ctx)
+    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, concurrency=64)
+
+
+@scenario("grpc.echo_c1", "gRPC unary echo, 1 in flight")
+def grpc_echo_c1(ctx: Context) -> Result:
+    """One call at a time: the round-trip floor a sequential client sees."""
+    _, target = start_echo_server(ctx)
+    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, concurrency=1)
+
+
+@scenario("grpc.echo_500rps", "gRPC unary echo, fixed 500 req/s")
+def grpc_echo_500rps(ctx: Context) -> Result:
+    """Latency at a fixed, moderate offered load: the reference for the gateway's p99 at 500 req/s."""
+    _, target = start_echo_server(ctx)
+    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, rate=500)
