@@ -53,7 +53,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -215,7 +214,8 @@ def create_app(rt: Runtime) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def prometheus(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = metrics.render()  # all workers' samples when multi-process
+        return Response(body, media_type=content_type)
 
     async def openapi(request: Request) -> Response:
         if not openapi_cache:
