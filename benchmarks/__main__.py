@@ -21,7 +21,7 @@ from types import FrameType
 
 from benchmarks import BENCH_DIR
 from benchmarks.harness import REGISTRY, Context, Outcome, Scenario, Skip
-from benchmarks.report import console_table, machine_facts, write_results_md
+from benchmarks.report import busy_warning, console_table, machine_facts, write_results_md
 from benchmarks.scenarios import GROUP_ORDER
 
 
@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(console_table(outcomes))
     facts["Load average at end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    for line in busy_warning(facts):
+        print(line.removeprefix("> ").replace("**", ""), file=sys.stderr)
     if not args.no_write:
         write_results_md(args.out, outcomes, facts, started, seconds)
         print(f"\nwrote {args.out}", file=sys.stderr)

@@ -159,6 +159,20 @@ def console_table(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(out)
 
 
+def busy_warning(facts: dict[str, str]) -> list[str]:
+    """A loud line when other work was already loading the machine: the figures are then depressed."""
+    load = float(facts.get("Load average at start", "0").split(",")[0])
+    cores = os.cpu_count() or 1
+    if load <= 0.5 * cores:
+        return []
+    return [
+        f"> **Busy machine:** 1-minute load average {load:.2f} on {cores} cores before the run started "
+        "(other processes were running); expect every rate here to be depressed. Rerun on a quiet machine "
+        "before comparing with other runs.",
+        "",
+    ]
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -187,6 +201,7 @@ def write_results_md(
         "share them, so each rate is a lower bound of what the server alone could do. Absolute figures "
         "move with the machine's load; the ratios between rows of one run hold better.",
         "",
+        *busy_warning(facts),
         "## Results",
         "",
         "| scenario | what | rate | unit | x raw wrap | p50 ms | p99 ms | errors | notes |",

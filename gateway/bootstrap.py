@@ -23,7 +23,7 @@ SOFTHSM_MODULE_CANDIDATES = (
     "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
-DEFAULT_TOKEN_LABEL = "kmsgw"
+DEFAULT_TOKEN_LABEL = "kmsgw"  # noqa: S105 - a label, not a secret
 
 
 def find_softhsm_module() -> str:

@@ -104,9 +104,7 @@ def test_primary_messages_state_the_real_ranges() -> None:
 def test_render_prefers_detail(dialect: Dialect) -> None:
     entry = dialect.wire(Err.INVALID_PENDING_DAYS)
     detail = "pending_days must be between 7 and 1096, got 3."
-    assert dialect.render(KmsError(Err.INVALID_PENDING_DAYS, detail)) == WireError(
-        entry.status, entry.code, detail
-    )
+    assert dialect.render(KmsError(Err.INVALID_PENDING_DAYS, detail)) == WireError(entry.status, entry.code, detail)
     assert dialect.render(KmsError(Err.INVALID_PENDING_DAYS)) == entry
 
 

@@ -356,3 +356,11 @@ def test_default_key_for_data_keys(gateway, project):
     key_id = default_key(gateway, gateway.token(project_id), "rds/default")
     out = kms.BatchCreateDataKey(pb.BatchCreateDataKeyRequest(key_id=key_id, count=2))
     assert len(out.results) == 2
+
+
+def test_batch_item_count_is_bounded(kms, key_id):
+    """A batch over 1000 items is refused whole (INVALID_ARGUMENT KMS.0308), not per item."""
+    dec = [pb.DecryptDataKeyRequest(key_id=key_id, cipher_text=b"x", datakey_cipher_length=32)] * 1001
+    expect_error(INVALID, "KMS.0308", kms.BatchDecryptDataKey, pb.BatchDecryptDataKeyRequest(items=dec))
+    enc = [pb.EncryptDataKeyRequest(key_id=key_id, plain_text=b"x", datakey_plain_length=1)] * 1001
+    expect_error(INVALID, "KMS.0308", kms.BatchEncryptDataKey, pb.BatchEncryptDataKeyRequest(items=enc))

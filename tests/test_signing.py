@@ -72,9 +72,7 @@ class EchoServer:
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     async def _handle(self, request: Request) -> Response:
         scope = request.scope
@@ -154,18 +152,14 @@ CALLS: dict[str, Callable[[object], object]] = {
     "list_key_detail": lambda c: c.list_key_detail(
         _m().ListKeyDetailRequest(body=_m().OperateKeyRequestBody(key_id=KEY_ID))
     ),
-    "list_aliases": lambda c: c.list_aliases(
-        _m().ListAliasesRequest(key_id=KEY_ID, limit="10", marker="a b+c/d~e%f")
-    ),
+    "list_aliases": lambda c: c.list_aliases(_m().ListAliasesRequest(key_id=KEY_ID, limit="10", marker="a b+c/d~e%f")),
     "show_user_instances": lambda c: c.show_user_instances(_m().ShowUserInstancesRequest()),
     "show_kms_tags": lambda c: c.show_kms_tags(_m().ShowKmsTagsRequest(key_id=KEY_ID)),
     "delete_tag": lambda c: c.delete_tag(_m().DeleteTagRequest(key_id=KEY_ID, key="env/prod é")),
     "batch_create_kms_tags": lambda c: c.batch_create_kms_tags(
         _m().BatchCreateKmsTagsRequest(
             key_id=KEY_ID,
-            body=_m().BatchCreateKmsTagsRequestBody(
-                tags=[_m().TagItem(key="k1", value="v1")], action="create"
-            ),
+            body=_m().BatchCreateKmsTagsRequestBody(tags=[_m().TagItem(key="k1", value="v1")], action="create"),
         )
     ),
 }
@@ -279,9 +273,7 @@ def _tampered_create_key(req: SignedRequest) -> dict[str, SignedRequest]:
         "content_type": with_header(req, "Content-Type", "text/plain"),
         "host": with_header(req, "Host", "evil.example:443"),
         "user_agent": with_header(req, "User-Agent", "curl/8"),
-        "date_within_window": with_header(
-            req, "X-Sdk-Date", (t + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
-        ),
+        "date_within_window": with_header(req, "X-Sdk-Date", (t + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")),
         "signed_header_removed": with_header(req, "User-Agent", None),
         "signature_flipped": with_header(
             req,

@@ -20,7 +20,7 @@ from gateway.hsm.port import HsmPort
 from gateway.store.port import CredentialRow, MetadataStore, TokenRow
 
 SEAL_KEY_LABEL = "kmsgw:seal"
-TOKEN_PREFIX = "kmsgw1."
+TOKEN_PREFIX = "kmsgw1."  # noqa: S105 - a format marker, not a secret
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 _SK_ALPHABET = string.ascii_letters + string.digits
 _CACHE_SECONDS = 300.0

@@ -101,6 +101,7 @@ class DataKeyOps(CoreBase):
         return result.value  # type: ignore[return-value]
 
     async def encrypt_data_keys(self, caller: Caller, items: list[EncryptDataKeyItem]) -> list[ItemResult]:
+        self._check_batch_size(len(items))
         results = [ItemResult() for _ in items]
         groups: dict[str, list[tuple[int, bytes, bytes, bytes]]] = {}  # label -> (index, dek, hdr, aad)
         for i, item in enumerate(items):
@@ -130,6 +131,7 @@ class DataKeyOps(CoreBase):
         return result.value  # type: ignore[return-value]
 
     async def decrypt_data_keys(self, caller: Caller, items: list[DecryptDataKeyItem]) -> list[ItemResult]:
+        self._check_batch_size(len(items))
         results = [ItemResult() for _ in items]
         pending: list[tuple[int, str, bytes, bytes, bytes]] = []  # index, label, iv, body, aad
         for i, item in enumerate(items):
@@ -159,6 +161,11 @@ class DataKeyOps(CoreBase):
                     )
         metrics.DATA_KEYS.labels("decrypt").inc(len(items))
         return results
+
+    def _check_batch_size(self, n: int) -> None:
+        """A whole batch is refused only for its size; everything else is per item."""
+        if n > self.settings.batch_max:
+            raise KmsError(Err.INVALID_PARAMETER, f"A batch holds at most {self.settings.batch_max} items.")
 
 
 def _check_plain_text(plain_text: bytes, length: int) -> bytes:

@@ -47,7 +47,7 @@ def realm(value: str) -> str:
 
 
 def bits_to_bytes(bits: int, err: Err) -> int:
-    """8–8192 bits, a multiple of 8 (the operation pages' range wins over the tables)."""
+    """8-8192 bits, a multiple of 8 (the operation pages' range wins over the tables)."""
     if isinstance(bits, bool) or not isinstance(bits, int) or not 8 <= bits <= 8192 or bits % 8:
         raise KmsError(err)
     return bits // 8

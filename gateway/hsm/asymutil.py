@@ -46,9 +46,7 @@ def pem(der: bytes, label: str = "PUBLIC KEY") -> str:
 
 def ecdsa_raw_to_der(raw: bytes) -> bytes:
     half = len(raw) // 2
-    return DSASignature(
-        {"r": int.from_bytes(raw[:half], "big"), "s": int.from_bytes(raw[half:], "big")}
-    ).dump()
+    return DSASignature({"r": int.from_bytes(raw[:half], "big"), "s": int.from_bytes(raw[half:], "big")}).dump()
 
 
 def ecdsa_der_to_raw(der: bytes, field_bytes: int) -> bytes | None:

@@ -137,7 +137,7 @@ class HsmExecutor:
         except pkcs11.PKCS11Error as exc:
             log.error("hsm error", extra={"op": op, "error": type(exc).__name__})
             return False, KmsError(Err.HSM_IO)
-        except Exception as exc:
+        except Exception:
             log.exception("hsm job failed", extra={"op": op})
             return False, KmsError(Err.INTERNAL)
         finally:

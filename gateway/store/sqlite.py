@@ -214,7 +214,8 @@ class SqliteStore:
     def put_token(self, token_hash: str, row: TokenRow) -> None:
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO auth_tokens (token_hash, project_id, domain_id, user_id, expires_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO auth_tokens (token_hash, project_id, domain_id, user_id, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
                 (token_hash, row.project_id, row.domain_id, row.user_id, row.expires_at),
             )
 
@@ -472,7 +473,6 @@ class SqliteStore:
             out[key_id][tag_key] = value
         return out
 
-
     # -- key import (BYOK) ------------------------------------------------------------
     def put_import_parameters(self, row: ImportParamsRow) -> None:
         with self._tx() as conn:
@@ -562,6 +562,7 @@ def _row_to_import(row: sqlite3.Row) -> ImportParamsRow:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )
+
 
 class _Abort(Exception):
     """Raised inside a transaction to roll it back; caught by the method that raised it."""
