@@ -61,3 +61,33 @@ def test_deleted_key_leaves_no_object(gateway, kms, key_id, clock):
 def test_pin_files_owner_only(gateway, name):
     path = gateway.rt.config.data_dir / name
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_hot_path_session_copy_stays_sensitive(gateway, kms, key_id):
+    """Data keys are sealed by a session copy of the master key (faster on SoftHSM2): the copy
+    is a session object with the original's protection, and the master key's protection cannot
+    be weakened through its (modifiable) attributes."""
+    from pkcs11 import Attribute
+    from pkcs11.exceptions import AttributeReadOnly
+
+    kms.CreateDataKey(pb.CreateDataKeyRequest(key_id=key_id))
+    label = f"{key_id}:v1"
+
+    def inspect(t):
+        copy = t.crypto_key(label)
+        attrs = (copy[Attribute.TOKEN], copy[Attribute.SENSITIVE], copy[Attribute.EXTRACTABLE], copy[Attribute.LABEL])
+        refused = []
+        for attr, value in ((Attribute.EXTRACTABLE, True), (Attribute.SENSITIVE, False)):
+            try:
+                t.secret_key(label)[attr] = value
+            except AttributeReadOnly:
+                refused.append(attr)
+        return attrs, refused
+
+    (token, sensitive, extractable, copy_label), refused = gateway.rt.executor.run_sync(inspect)
+    assert (token, sensitive, extractable) == (False, True, False)
+    assert copy_label == "kmsgw:copy:" + label
+    assert refused == [Attribute.EXTRACTABLE, Attribute.SENSITIVE]
+    # The copy is never mistaken for a master key by searches on the token.
+    labels = [o.get("label", "") for o in list_objects(gateway.rt.config.data_dir)]
+    assert labels.count(label) == 1
