@@ -19,6 +19,7 @@ import uvicorn
 from gateway.config import Config
 from gateway.grpc_api import server as grpc_server
 from gateway.rest.app import create_app
+from gateway.rest.protocol import http_protocol
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ async def run(
             create_app(rt),
             lifespan="off",
             log_config=None,
-            http="httptools",
+            http=http_protocol(rt.dialect),  # httptools, with head deadline and size limit
             access_log=False,
             timeout_graceful_shutdown=int(cfg.drain_seconds),
         )

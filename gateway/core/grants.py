@@ -48,11 +48,11 @@ class GrantOps(CoreBase):
         principal_type = grantee_principal_type or "user"
         if principal_type not in PRINCIPAL_TYPES:
             raise KmsError(Err.GRANT_INVALID_PRINCIPAL, "grantee_principal_type must be user or domain.")
-        if not isinstance(grantee_principal, str) or not PRINCIPAL_RE.match(grantee_principal):
+        if not isinstance(grantee_principal, str) or not PRINCIPAL_RE.fullmatch(grantee_principal):
             raise KmsError(Err.GRANT_INVALID_PRINCIPAL, "grantee_principal must match ^[a-zA-Z0-9]{1,64}$.")
-        if retiring_principal and not PRINCIPAL_RE.match(retiring_principal):
+        if retiring_principal and not PRINCIPAL_RE.fullmatch(retiring_principal):
             raise KmsError(Err.GRANT_INVALID_PRINCIPAL, "retiring_principal must match ^[a-zA-Z0-9]{1,64}$.")
-        if name and not GRANT_NAME_RE.match(name):
+        if name and not GRANT_NAME_RE.fullmatch(name):
             raise KmsError(Err.INVALID_PARAMETER, "name must match ^[a-zA-Z0-9:/_-]{1,255}$.")
         ops = _operations(operations)
         rec = self._owned_key(caller, key_id, "create-grant")
@@ -160,7 +160,7 @@ def _operations(operations: Sequence[str]) -> list[str]:
 
 
 def _grant_id(grant_id: str) -> None:
-    if not isinstance(grant_id, str) or not GRANT_ID_RE.match(grant_id):
+    if not isinstance(grant_id, str) or not GRANT_ID_RE.fullmatch(grant_id):
         raise KmsError(Err.GRANT_NOT_FOUND, "grant_id must be 64 hexadecimal characters.")
 
 

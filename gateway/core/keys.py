@@ -36,7 +36,7 @@ class KeyLifecycle(CoreBase):
         """
         validate.sequence(sequence)
         if default_key:
-            if not (validate.ALIAS_RE.match(key_alias) and key_alias.endswith(validate.DEFAULT_SUFFIX)):
+            if not (validate.ALIAS_RE.fullmatch(key_alias) and key_alias.endswith(validate.DEFAULT_SUFFIX)):
                 raise KmsError(Err.INVALID_ALIAS)
         else:
             validate.user_alias(key_alias)

@@ -15,7 +15,7 @@ DEFAULT_SUFFIX = "/default"
 
 
 def key_id(value: str) -> str:
-    if not isinstance(value, str) or not KEY_ID_RE.match(value):
+    if not isinstance(value, str) or not KEY_ID_RE.fullmatch(value):
         raise KmsError(Err.INVALID_KEY_ID, "key_id must be a lowercase UUID (36 characters).")
     return value
 
@@ -27,7 +27,7 @@ def sequence(value: str | None) -> None:
 
 def user_alias(value: str) -> str:
     """An alias a user may set: the documented pattern, and not a default-key name."""
-    if not isinstance(value, str) or not ALIAS_RE.match(value):
+    if not isinstance(value, str) or not ALIAS_RE.fullmatch(value):
         raise KmsError(Err.INVALID_ALIAS, "key_alias must match ^[a-zA-Z0-9:/_-]{1,255}$.")
     if value.endswith(DEFAULT_SUFFIX):
         raise KmsError(Err.INVALID_ALIAS, "key_alias may not end in /default: that suffix is reserved.")
@@ -41,7 +41,7 @@ def description(value: str) -> str:
 
 
 def realm(value: str) -> str:
-    if not REALM_RE.match(value):
+    if not REALM_RE.fullmatch(value):
         raise KmsError(Err.INVALID_REALM, "realm must match ^[a-zA-Z0-9_-]{0,255}$.")
     return value
 

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
 from gateway.grpc_api.servicer import KmsServicer
+from gateway.grpc_api.servicer_base import Undecodable
 from gateway.runtime import Runtime
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["KeyManagementService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["KeyManagementService"]
+SERVICE_NAME = SERVICE.full_name
+
+
+def tolerant(message_type: type[Message]) -> Callable[[bytes], Any]:
+    """``message_type.FromString``, but bytes that do not decode give :class:`Undecodable`.
+
+    grpc answers a deserializer's exception with UNKNOWN and no ``kms-error-code`` (and logs a
+    traceback per call); the handler answers an ``Undecodable`` INVALID_ARGUMENT like any bad input.
+    """
+    name = message_type.DESCRIPTOR.full_name
+
+    def decode(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, ValueError):
+            return Undecodable(name)
+
+    return decode
+
+
+def add_kms_service(servicer: KmsServicer, server: grpc.aio.Server) -> None:
+    """What ``pb_grpc.add_KeyManagementServiceServicer_to_server`` does, with tolerant decoding."""
+    handlers = {}
+    for method in SERVICE.methods:
+        assert not (method.client_streaming or method.server_streaming), method.full_name
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=tolerant(getattr(pb, method.input_type.name)),
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
 
 def build(
@@ -19,7 +55,7 @@ def build(
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     options = [("grpc.so_reuseport", 1 if reuse_port else 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)]
     server = grpc.aio.server(options=options)
-    pb_grpc.add_KeyManagementServiceServicer_to_server(KmsServicer(rt), server)
+    add_kms_service(KmsServicer(rt), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

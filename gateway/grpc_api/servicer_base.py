@@ -26,6 +26,18 @@ Handler = Callable[[Any, Caller], Awaitable[Any]]
 _MSG_MAX = 512
 
 
+class Undecodable:
+    """What a request that is not a valid protobuf of its type (or holds invalid UTF-8 in a string
+    field) decodes to (see ``grpc_api.server.tolerant``): :meth:`ServicerBase._handle` answers it
+    INVALID_ARGUMENT with a KMS code, where grpc's own decode failure would be UNKNOWN, no code.
+    """
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
 def _metadata_text(text: str) -> str:
     """An error message fit for a metadata value: printable ASCII and short, even when it echoes input.
 
@@ -46,6 +58,8 @@ class ServicerBase:
         try:
             token = dict(context.invocation_metadata() or ()).get("x-auth-token")
             caller = self.rt.auth.caller_from_token(token)
+            if isinstance(request, Undecodable):
+                raise KmsError(Err.INVALID_PARAMETER, f"The request is not a valid {request.type_name} message.")
             # API.md: every request may carry `sequence`; check it even where the core op takes none.
             validate.sequence(getattr(request, "sequence", None))
             return await fn(request, caller)

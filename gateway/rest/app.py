@@ -13,6 +13,8 @@ Layout of ``gateway/rest``:
 
 * ``app.py`` — this factory and the request pipeline (body limit, auth, error envelope, metrics,
   ``X-Request-Id``); ``auth.py`` — X-Auth-Token and AK/SK (``signing.py``) to a caller;
+* ``protocol.py`` — the HTTP connection: uvicorn's httptools protocol with a head deadline and
+  size limit, and the error envelope for requests the parser refuses;
 * ``routing.py`` — :class:`RouteGroup` / :class:`RouteTable` / :class:`Ctx`;
 * ``schemas_*.py`` — the pydantic models of each group (the one place the wire schema lives);
 * ``routes_*.py`` — one file per operation group; ``openapi.py`` — the OpenAPI 3.1 document.
@@ -46,6 +48,7 @@ core and never build error responses themselves.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -70,6 +73,7 @@ from gateway.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a larger body is KMS.0203, refused before it is read
+BODY_TIMEOUT_S = 30.0  # the whole body must arrive within this (a Content-Length may promise more than comes)
 JSON_TYPE = (b"content-type", b"application/json;charset=utf-8")
 CLOSE = (b"connection", b"close")
 
@@ -87,12 +91,16 @@ class _BodyTooLarge(KmsError):
         super().__init__(Err.BODY_TOO_LARGE, f"The request body exceeds {MAX_BODY_BYTES} bytes.")
 
 
-async def read_body(headers: Headers, receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(
+    headers: Headers, receive: Receive, limit: int = MAX_BODY_BYTES, timeout: float | None = None
+) -> bytes:
     """The whole body, or BODY_TOO_LARGE as soon as it is known to exceed ``limit``.
 
     A declared Content-Length over the limit is refused before anything is read; a chunked body
-    is read only up to the limit. The caller closes the connection after refusing, so the rest
-    is never read.
+    is read only up to the limit. A body that has not all arrived after ``timeout`` seconds
+    (default :data:`BODY_TIMEOUT_S`) is INVALID_JSON: a client whose Content-Length promises more
+    than it sends, or whose chunked body never ends, gets an answer instead of holding the
+    connection forever. The caller closes the connection after refusing, so the rest is never read.
     """
     declared = headers.get("content-length")
     if declared is not None:
@@ -100,6 +108,16 @@ async def read_body(headers: Headers, receive: Receive, limit: int = MAX_BODY_BY
             raise KmsError(Err.INVALID_PARAMETER, "Invalid Content-Length.")
         if int(declared) > limit:
             raise _BodyTooLarge()
+    seconds = BODY_TIMEOUT_S if timeout is None else timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await _receive_body(receive, limit)
+    except TimeoutError:
+        msg = f"The request body did not arrive within {seconds:g} s (shorter than its Content-Length?)."
+        raise KmsError(Err.INVALID_JSON, msg) from None
+
+
+async def _receive_body(receive: Receive, limit: int) -> bytes:
     first = await receive()
     if first["type"] == "http.disconnect":
         raise ClientGone
