@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from gateway.core.datakeys import DecryptDataKeyItem, EncryptDataKeyItem
 from gateway.core.errors import Err, KmsError
-from gateway.core.model import ItemResult
+from gateway.core.model import Caller, ItemResult
 from gateway.rest import schemas_datakeys as s
 from gateway.rest.routing import Ctx, RouteGroup
 from gateway.rest.schemas_common import ErrorBody, hex_out
+
+I = TypeVar("I")  # noqa: E741 - a request item
+T = TypeVar("T")
+R = TypeVar("R")
 
 routes = RouteGroup("data keys", "Data keys from the token's RNG, sealed by a master key inside the token.")
 
@@ -152,26 +158,15 @@ async def batch_create_datakey(ctx: Ctx, body: s.BatchCreateDataKeyRequest) -> s
 )
 async def batch_encrypt_datakey(ctx: Ctx, body: s.BatchEncryptDataKeyRequest) -> s.BatchEncryptDataKeyResponse:
     """Gateway extension: each item is an encrypt-datakey body; one bad item is that item's error."""
-    results: list[s.EncryptDataKeyResult | None] = [None] * len(body.items)
-    todo: list[tuple[int, EncryptDataKeyItem]] = []
-    for i, it in enumerate(body.items):
-        try:
-            plain = _unhex(it.plain_text, Err.INVALID_PLAIN_TEXT)
-        except KmsError as exc:
-            results[i] = s.EncryptDataKeyResult(error=_error(ctx, exc))
-            continue
-        todo.append(
-            (
-                i,
-                EncryptDataKeyItem(
-                    it.key_id, plain, it.datakey_plain_length, it.encryption_context, it.additional_authenticated_data
-                ),
-            )
+
+    def decode(it: s.EncryptDataKeyItem) -> EncryptDataKeyItem:
+        plain = _unhex(it.plain_text, Err.INVALID_PLAIN_TEXT)
+        return EncryptDataKeyItem(
+            it.key_id, plain, it.datakey_plain_length, it.encryption_context, it.additional_authenticated_data
         )
-    done = await ctx.kms.encrypt_data_keys(ctx.caller, [item for _, item in todo])
-    for (i, _), res in zip(todo, done, strict=True):
-        results[i] = _encrypt_result(ctx, res)
-    return s.BatchEncryptDataKeyResponse(results=results)  # type: ignore[arg-type]
+
+    results = await _per_item(ctx, body.items, decode, ctx.kms.encrypt_data_keys, _encrypt_result)
+    return s.BatchEncryptDataKeyResponse(results=results)
 
 
 @routes.post(
@@ -184,26 +179,37 @@ async def batch_encrypt_datakey(ctx: Ctx, body: s.BatchEncryptDataKeyRequest) ->
 )
 async def batch_decrypt_datakey(ctx: Ctx, body: s.BatchDecryptDataKeyRequest) -> s.BatchDecryptDataKeyResponse:
     """Gateway extension: each item is a decrypt-datakey body; one bad item is that item's error."""
-    results: list[s.DecryptDataKeyResult | None] = [None] * len(body.items)
-    todo: list[tuple[int, DecryptDataKeyItem]] = []
-    for i, it in enumerate(body.items):
-        try:
-            blob = _unhex(it.cipher_text, Err.INVALID_CIPHER_TEXT)
-        except KmsError as exc:
-            results[i] = s.DecryptDataKeyResult(error=_error(ctx, exc))
-            continue
-        todo.append(
-            (
-                i,
-                DecryptDataKeyItem(
-                    it.key_id, blob, it.datakey_cipher_length, it.encryption_context, it.additional_authenticated_data
-                ),
-            )
+
+    def decode(it: s.DecryptDataKeyItem) -> DecryptDataKeyItem:
+        blob = _unhex(it.cipher_text, Err.INVALID_CIPHER_TEXT)
+        return DecryptDataKeyItem(
+            it.key_id, blob, it.datakey_cipher_length, it.encryption_context, it.additional_authenticated_data
         )
-    done = await ctx.kms.decrypt_data_keys(ctx.caller, [item for _, item in todo])
+
+    results = await _per_item(ctx, body.items, decode, ctx.kms.decrypt_data_keys, _decrypt_result)
+    return s.BatchDecryptDataKeyResponse(results=results)
+
+
+async def _per_item(
+    ctx: Ctx,
+    raw: Sequence[I],
+    decode: Callable[[I], T],
+    run: Callable[[Caller, list[T]], Awaitable[list[ItemResult]]],
+    render: Callable[[Ctx, ItemResult], R],
+) -> list[R]:
+    """A result per item in request order: an item that does not decode is its own error, the
+    rest go to the core in one call (one HSM hand-off)."""
+    results: list[R | None] = [None] * len(raw)
+    todo: list[tuple[int, T]] = []
+    for i, item in enumerate(raw):
+        try:
+            todo.append((i, decode(item)))
+        except KmsError as exc:
+            results[i] = render(ctx, ItemResult(error=exc))
+    done = await run(ctx.caller, [item for _, item in todo])
     for (i, _), res in zip(todo, done, strict=True):
-        results[i] = _decrypt_result(ctx, res)
-    return s.BatchDecryptDataKeyResponse(results=results)  # type: ignore[arg-type]
+        results[i] = render(ctx, res)
+    return results  # type: ignore[return-value]  # every slot is filled above
 
 
 def _unhex(text: str, err: Err) -> bytes:
