@@ -364,3 +364,17 @@ def test_batch_item_count_is_bounded(kms, key_id):
     expect_error(INVALID, "KMS.0308", kms.BatchDecryptDataKey, pb.BatchDecryptDataKeyRequest(items=dec))
     enc = [pb.EncryptDataKeyRequest(key_id=key_id, plain_text=b"x", datakey_plain_length=1)] * 1001
     expect_error(INVALID, "KMS.0308", kms.BatchEncryptDataKey, pb.BatchEncryptDataKeyRequest(items=enc))
+
+
+def test_batch_checks_each_key_once(gateway, kms, key_id, monkeypatch):
+    """A batch of 50 items under one key reads that key's row once, not 50 times (hot path)."""
+    created = kms.BatchCreateDataKey(pb.BatchCreateDataKeyRequest(key_id=key_id, count=50)).results
+    reads: list[str] = []
+    real = gateway.rt.store.get_key_by_id
+    monkeypatch.setattr(gateway.rt.store, "get_key_by_id", lambda k, *a, **kw: reads.append(k) or real(k, *a, **kw))
+    items = [
+        pb.DecryptDataKeyRequest(key_id=key_id, cipher_text=c.cipher_text, datakey_cipher_length=32) for c in created
+    ]
+    out = kms.BatchDecryptDataKey(pb.BatchDecryptDataKeyRequest(items=items)).results
+    assert [r.data_key for r in out] == [c.plain_text for c in created]
+    assert reads.count(key_id) == 1
