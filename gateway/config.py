@@ -42,6 +42,7 @@ class Config:
     sweep_interval_s: float = 60.0
     drain_seconds: float = 10.0
     workers: int = 0  # processes for `serve`; 0: one per CPU core
+    key_cache_seconds: float = 1.0  # reuse of a key row by crypto calls; other workers' changes lag this much
     hsm: HsmConfig = field(default_factory=HsmConfig)
     # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
     mechanisms: dict = field(default_factory=dict)

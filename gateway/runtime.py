@@ -50,6 +50,7 @@ class Runtime:
             grant_per_cmk_quota=config.grant_per_cmk_quota,
             mechanisms=config.mechanisms,
             software_oaep_unwrap=config.hsm.software_oaep_unwrap,
+            key_cache_seconds=config.key_cache_seconds,
         )
         kms = Kms(store, hsm, clock, settings)
         auth = Authenticator(store, hsm, clock)

@@ -367,7 +367,7 @@ def test_batch_item_count_is_bounded(kms, key_id):
 
 
 def test_batch_checks_each_key_once(gateway, kms, key_id, monkeypatch):
-    """A batch of 50 items under one key reads that key's row once, not 50 times (hot path)."""
+    """A batch of 50 items under one key reads that key's row at most once, not 50 times (hot path)."""
     created = kms.BatchCreateDataKey(pb.BatchCreateDataKeyRequest(key_id=key_id, count=50)).results
     reads: list[str] = []
     real = gateway.rt.store.get_key_by_id
@@ -377,4 +377,4 @@ def test_batch_checks_each_key_once(gateway, kms, key_id, monkeypatch):
     ]
     out = kms.BatchDecryptDataKey(pb.BatchDecryptDataKeyRequest(items=items)).results
     assert [r.data_key for r in out] == [c.plain_text for c in created]
-    assert reads.count(key_id) == 1
+    assert reads.count(key_id) <= 1  # 0 when the short key cache still holds the row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
 
 from gateway.core import validate
@@ -11,6 +13,7 @@ from gateway.core.model import Caller, KeyRecord, KeyState
 from gateway.hsm.port import HsmPort
 from gateway.store.port import MetadataStore
 
+KEY_CACHE_MAX = 10_000
 SYMMETRIC_SPECS = frozenset({"AES_256", "SM4"})
 # Operations a grant may allow (the SDK's list); every other operation is the owner project's alone.
 GRANTABLE_OPERATIONS = frozenset(
@@ -40,6 +43,10 @@ class Settings:
     # BYOK with an OAEP hash the token's C_UnwrapKey lacks (SoftHSM2: SHA-256): decode OAEP in the
     # gateway, so the material passes through its memory. Off: such imports are refused.
     software_oaep_unwrap: bool = False
+    # How long a key row read for a cryptographic call may be reused by this process. Writes made
+    # by this process drop the cache at once; another worker's change (disable, deletion, grant
+    # of a new version) is seen within this time. 0: read the store on every call.
+    key_cache_seconds: float = 1.0
 
 
 class CoreBase:
@@ -50,11 +57,29 @@ class CoreBase:
         self.hsm = hsm
         self.clock = clock
         self.settings = settings or Settings()
+        self._key_rows: dict[str, tuple[float, int, KeyRecord]] = {}
 
     def now_ms(self) -> int:
         return ms(self.clock.now())
 
-    def _owned_key(self, caller: Caller, key_id: str, operation: str = "") -> KeyRecord:
+    def _key_row(self, key_id: str, *, cached: bool) -> KeyRecord | None:
+        """The store's row of a key; with ``cached``, a copy of a recent read when still valid."""
+        ttl = self.settings.key_cache_seconds
+        if not cached or ttl <= 0:
+            return self.store.get_key_by_id(key_id)
+        now = time.monotonic()
+        hit = self._key_rows.get(key_id)
+        if hit is not None and hit[0] > now and hit[1] == self.store.generation:
+            return copy.copy(hit[2])
+        generation = self.store.generation
+        rec = self.store.get_key_by_id(key_id)
+        if rec is not None:
+            if len(self._key_rows) >= KEY_CACHE_MAX:
+                self._key_rows.clear()
+            self._key_rows[key_id] = (now + ttl, generation, copy.copy(rec))
+        return rec
+
+    def _owned_key(self, caller: Caller, key_id: str, operation: str = "", *, cached: bool = False) -> KeyRecord:
         """The key, whatever its state, if the caller may run ``operation`` (an API name) on it.
 
         The owner project may run anything. Anyone else needs a live grant naming its user id
@@ -64,7 +89,7 @@ class CoreBase:
         (the default) means the owner only.
         """
         validate.key_id(key_id)
-        rec = self.store.get_key_by_id(key_id)
+        rec = self._key_row(key_id, cached=cached)
         if rec is None or rec.provisioning:
             raise KmsError(Err.KEY_NOT_FOUND)
         if rec.project_id == caller.project_id:
@@ -84,9 +109,14 @@ class CoreBase:
         usage: str = "ENCRYPT_DECRYPT",
         symmetric: bool = True,
         operation: str = "",
+        cached: bool = True,
     ) -> KeyRecord:
-        """A key the caller may use for cryptography now: enabled, and of the right kind."""
-        rec = self._owned_key(caller, key_id, operation)
+        """A key the caller may use for cryptography now: enabled, and of the right kind.
+
+        The hot path reads the key row through the short cache (``Settings.key_cache_seconds``);
+        grants are always read fresh, so a revocation counts on the next request.
+        """
+        rec = self._owned_key(caller, key_id, operation, cached=cached)
         require_usable(rec)
         if symmetric and rec.key_spec not in SYMMETRIC_SPECS:
             raise KmsError(Err.KEY_USAGE_MISMATCH, f"Key spec {rec.key_spec} cannot be used for this operation.")

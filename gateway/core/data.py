@@ -64,6 +64,8 @@ class DataOps(CoreBase):
             validate.key_id(key_id)
             raise KmsError(Err.INVALID_PARAMETER, "The ciphertext was not made with key_id.")
         rec = self._usable_key(caller, blob.key_id, operation="decrypt-data")
+        if blob.version > rec.current_version:  # rotated by another worker since our cached read?
+            rec = self._usable_key(caller, blob.key_id, operation="decrypt-data", cached=False)
         if blob.version > rec.current_version:
             raise KmsError(Err.INVALID_PARAMETER, "The ciphertext names a key version that does not exist.")
         aad = ct.aad(blob.header, ct.context_aad(encryption_context, additional_authenticated_data))

@@ -142,6 +142,9 @@ class DataKeyOps(CoreBase):
                     raise KmsError(Err.INVALID_CIPHER_TEXT_LENGTH)
                 rec = usable(item.key_id)
                 blob = ct.parse(item.cipher_text, ct.KIND_DATA_KEY, Err.INVALID_CIPHER_TEXT)
+                if blob.key_id == rec.key_id and blob.version > rec.current_version:
+                    # rotated by another worker since our cached read?
+                    rec = self._usable_key(caller, item.key_id, operation="decrypt-datakey", cached=False)
                 if blob.key_id != rec.key_id or blob.version > rec.current_version:
                     raise KmsError(Err.INVALID_CIPHER_TEXT, "The ciphertext was not made with this key.")
                 aad = ct.aad(blob.header, ct.context_aad(item.encryption_context, item.additional_authenticated_data))

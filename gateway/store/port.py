@@ -39,6 +39,8 @@ class RotationRow:
 
 
 class MetadataStore(Protocol):
+    generation: int  # bumped by every write this process commits (lets readers cache safely)
+
     # keys
     def insert_key(self, rec: KeyRecord) -> None: ...
     def get_key(self, project_id: str, key_id: str) -> KeyRecord | None: ...

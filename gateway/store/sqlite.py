@@ -66,6 +66,7 @@ class SqliteStore:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()  # the loop thread and the CLI may share one store object
+        self.generation = 0  # bumped by every write this process commits
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -82,6 +83,7 @@ class SqliteStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
+                self.generation += 1  # cached reads taken before this write are stale now
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
