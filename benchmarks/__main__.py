@@ -24,6 +24,10 @@ from benchmarks.harness import REGISTRY, Context, Outcome, Scenario, Skip
 from benchmarks.report import busy_warning, console_table, machine_facts, write_results_md
 from benchmarks.scenarios import GROUP_ORDER
 
+SOAK_SCENARIO = "gateway.soak_rss"
+LONG_SOAK_SECONDS = 600.0  # the 10-minute soak: only when asked for
+SHORT_SOAK_SECONDS = 60.0  # what a default full run does instead (said so in the row's notes)
+
 
 def _ordered() -> list[Scenario]:
     rank = {g: i for i, g in enumerate(GROUP_ORDER)}
@@ -84,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run a subset: a scenario name, a group (raw, grpc, moto, gateway) or a glob; "
                         "repeat or comma-separate")  # fmt: skip
+    parser.add_argument("--soak-seconds", type=float, metavar="N",
+                        help="length of the gateway.soak_rss soak (default: 60 s in a full run, 600 s when "
+                        "--only names gateway.soak_rss)")  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list scenarios and exit")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="where to write the report")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
@@ -92,18 +99,30 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.list:
         for s in _ordered():
-            print(f"{s.name:32} {s.title}\n{'':32} {(s.fn.__doc__ or '').strip().splitlines()[0]}")
+            summary = ((s.fn.__doc__ or "").strip().splitlines() or [""])[0]
+            print(f"{s.name:32} {s.title}\n{'':32} {summary}")
         return 0
     scenarios = _selected(args.only)
     seconds = args.seconds if args.seconds is not None else (1.0 if args.quick else 5.0)
     if not 0 < seconds <= 600:
         parser.error("--seconds must be in (0, 600]")
+    soak_named = any(p == SOAK_SCENARIO for arg in args.only for p in arg.split(","))
+    if args.soak_seconds is not None:
+        if not 10 <= args.soak_seconds <= 86400:
+            parser.error("--soak-seconds must be in [10, 86400]")
+        soak_seconds, soak_requested = args.soak_seconds, True
+    elif soak_named:
+        soak_seconds, soak_requested = LONG_SOAK_SECONDS, True
+    else:
+        soak_seconds, soak_requested = (15.0 if args.quick else SHORT_SOAK_SECONDS), False
 
     signal.signal(signal.SIGTERM, _sigterm)
     started = dt.datetime.now(dt.UTC)
     facts = machine_facts()  # before the load starts, so the load average means something
     workdir = Path(tempfile.mkdtemp(prefix="kmsgw-bench-"))
-    ctx = Context(seconds=seconds, quick=args.quick, workdir=workdir)
+    ctx = Context(
+        seconds=seconds, quick=args.quick, workdir=workdir, soak_seconds=soak_seconds, soak_requested=soak_requested
+    )
     outcomes: list[Outcome] = []
     try:
         for s in scenarios:

@@ -42,6 +42,7 @@ class Result:
     errors: int = 0  # failed operations (RPC errors, non-2xx, timeouts)
     notes: str = ""
     extra: dict[str, float] = field(default_factory=dict)  # other named figures, listed under the table
+    details: str = ""  # Markdown for RESULTS.md (e.g. a profile summary), under "Where the time goes"
 
 
 class Skip(Exception):
@@ -215,6 +216,26 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def group_members(pgid: int) -> dict[int, str]:
+    """Live processes of process group ``pgid`` (a :class:`ManagedProcess` leads its own): pid -> cmdline.
+
+    A plain /proc scan (no psutil): field 5 of ``/proc/PID/stat`` is the process group.
+    """
+    members: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members[int(entry.name)] = cmdline
+    return members
+
+
 def percentile_ms(sorted_seconds: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile of latencies given in seconds, returned in milliseconds."""
     if not sorted_seconds:
@@ -269,6 +290,8 @@ class Context:
     seconds: float  # measured duration per scenario (warm-up and start-up come on top)
     quick: bool
     workdir: Path  # temp dir for this run: token, logs, port files; removed at the end
+    soak_seconds: float = 60.0  # length of soak scenarios (gateway.soak_rss)
+    soak_requested: bool = False  # True when the long soak was asked for (--soak-seconds or --only)
     results: dict[str, Result] = field(default_factory=dict)  # scenarios already measured
     state: dict[str, object] = field(default_factory=dict)  # shared setup between scenarios
     _token: BenchToken | None = None

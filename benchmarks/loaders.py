@@ -3,9 +3,11 @@
 Two are reusable as-is by the gateway scenarios:
 
 * :func:`grpc_unary_load` drives any unary method with pre-serialized request bytes (no proto
-  needed on the client side), either closed-loop (N calls always in flight) or open-loop at a fixed
-  request rate, where latency is counted from each call's *scheduled* start so a slow server cannot
-  hide its queueing (no coordinated omission).
+  needed on the client side) and optional metadata (``x-auth-token``), either closed-loop (N calls
+  always in flight) or open-loop at a fixed request rate, where latency is counted from each call's
+  *scheduled* start so a slow server cannot hide its queueing (no coordinated omission).
+  :func:`start_grpc_load` starts the same loader without waiting, for scenarios that sample the
+  server (RSS, a profiler) while it runs.
 * :func:`http_post_load` POSTs a fixed body with ``wrk`` when installed, else with an httpx loader.
 
 Run as ``python -m benchmarks.loaders grpc|http ...``: prints one JSON line with the figures.
@@ -15,16 +17,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import BENCH_DIR
-from benchmarks.harness import Context, Result, percentile_ms
+from benchmarks.harness import Context, ManagedProcess, Result, percentile_ms
 
 WRK_DIR = BENCH_DIR / "wrk"
 
@@ -55,6 +59,68 @@ def _result(fig: dict[str, float], unit: str, notes: str) -> Result:
     )
 
 
+@dataclass
+class RunningLoad:
+    """A loader subprocess already started; :meth:`result` waits for it and parses its figures."""
+
+    ctx: Context
+    proc: ManagedProcess
+    budget: float  # seconds to wait for it, start-up and tail included
+    unit: str
+    notes: str
+
+    def result(self) -> Result:
+        code = self.proc.wait(self.budget)
+        lines = [ln for ln in self.proc.stdout_text().splitlines() if ln.strip()]
+        if code != 0 or not lines:
+            raise RuntimeError(f"{self.proc.name} exited {code}\n{self.proc.log_tail()}")
+        fig = json.loads(lines[-1])
+        notes = self.notes
+        if fig.get("dropped"):
+            notes += f", {int(fig['dropped'])} not sent (in-flight cap)"
+        return _result(fig, self.unit, notes)
+
+
+def start_grpc_load(
+    ctx: Context,
+    target: str,
+    method: str,
+    payload: bytes,
+    *,
+    concurrency: int = 64,
+    rate: float | None = None,
+    timeout: float = 5.0,
+    unit: str = "req/s",
+    metadata: Sequence[tuple[str, str]] = (),
+    seconds: float | None = None,
+    warmup: float | None = None,
+    channels: int = 1,
+) -> RunningLoad:
+    """Start the gRPC loader (see :func:`grpc_unary_load`) and return without waiting for it."""
+    seconds = ctx.seconds if seconds is None else seconds
+    warmup = ctx.warmup if warmup is None else warmup
+    stem = ctx.workdir / f"payload-{len(ctx.results)}-{time.monotonic_ns()}"
+    payload_file = stem.with_suffix(".bin")
+    payload_file.write_bytes(payload)
+    argv = [
+        ctx.python, "-m", "benchmarks.loaders", "grpc",
+        "--target", target, "--method", method, "--payload-file", str(payload_file),
+        "--seconds", str(seconds), "--warmup", str(warmup),
+        "--concurrency", str(concurrency), "--timeout", str(timeout), "--channels", str(channels),
+    ]  # fmt: skip
+    if metadata:
+        metadata_file = stem.with_suffix(".metadata.json")
+        metadata_file.write_text(json.dumps([list(pair) for pair in metadata]))
+        argv += ["--metadata-file", str(metadata_file)]
+    if rate:
+        argv += ["--rate", str(rate)]
+    mode = f"open-loop {rate:g}/s" if rate else f"{concurrency} in flight"
+    if channels > 1:
+        mode += f" over {channels} connections"
+    proc = ctx.spawn("grpc-load", argv)
+    return RunningLoad(ctx, proc, warmup + seconds + timeout + 30, unit, f"grpc.aio client, {mode}")
+
+
 def grpc_unary_load(
     ctx: Context,
     target: str,
@@ -65,27 +131,22 @@ def grpc_unary_load(
     rate: float | None = None,
     timeout: float = 5.0,
     unit: str = "req/s",
+    metadata: Sequence[tuple[str, str]] = (),
+    seconds: float | None = None,
+    warmup: float | None = None,
+    channels: int = 1,
 ) -> Result:
     """Load ``method`` (e.g. ``"/pkg.Service/Method"``) at ``target`` with ``payload`` as request.
 
     Closed-loop with ``concurrency`` calls in flight, or open-loop at ``rate`` calls/s if given.
+    ``metadata`` is sent with every call (e.g. ``[("x-auth-token", token)]``); it reaches the
+    loader in a file, not in argv. ``seconds`` / ``warmup`` override the run's defaults.
+    ``channels`` > 1 spreads the calls over that many connections, round-robin.
     """
-    payload_file = ctx.workdir / f"payload-{len(ctx.results)}-{time.monotonic_ns()}.bin"
-    payload_file.write_bytes(payload)
-    argv = [
-        ctx.python, "-m", "benchmarks.loaders", "grpc",
-        "--target", target, "--method", method, "--payload-file", str(payload_file),
-        "--seconds", str(ctx.seconds), "--warmup", str(ctx.warmup),
-        "--concurrency", str(concurrency), "--timeout", str(timeout),
-    ]  # fmt: skip
-    if rate:
-        argv += ["--rate", str(rate)]
-    fig = _run_loader(ctx, "grpc-load", argv, ctx.warmup + ctx.seconds + timeout + 30)
-    mode = f"open-loop {rate:g}/s" if rate else f"{concurrency} in flight"
-    notes = f"grpc.aio client, {mode}"
-    if fig.get("dropped"):
-        notes += f", {int(fig['dropped'])} not sent (in-flight cap)"
-    return _result(fig, unit, notes)
+    return start_grpc_load(
+        ctx, target, method, payload, concurrency=concurrency, rate=rate, timeout=timeout, unit=unit,
+        metadata=metadata, seconds=seconds, warmup=warmup, channels=channels,
+    ).result()  # fmt: skip
 
 
 def wrk_available() -> bool:
@@ -247,12 +308,19 @@ async def _grpc_main(args: argparse.Namespace) -> dict[str, float | None]:
     import grpc
 
     payload = Path(args.payload_file).read_bytes()
-    async with grpc.aio.insecure_channel(args.target) as channel:
-        await asyncio.wait_for(channel.channel_ready(), 20)
-        stub = channel.unary_unary(args.method)  # no serializers: bytes in, bytes out
+    metadata = None
+    if args.metadata_file:
+        metadata = tuple((k, v) for k, v in json.loads(Path(args.metadata_file).read_text()))
+    # One TCP connection per channel (a local subchannel pool stops channels to one target from
+    # sharing one): a server of several SO_REUSEPORT processes only spreads load by connection.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(args.target, options=options) for _ in range(args.channels)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(ch.channel_ready() for ch in channels)), 20)
+        stubs = itertools.cycle([ch.unary_unary(args.method) for ch in channels])  # bytes in, bytes out
 
         def call() -> Awaitable[object]:
-            return stub(payload, timeout=args.timeout)
+            return next(stubs)(payload, timeout=args.timeout, metadata=metadata)
 
         window = _Window(args.warmup, args.seconds)
         if args.rate:
@@ -261,6 +329,8 @@ async def _grpc_main(args: argparse.Namespace) -> dict[str, float | None]:
             return window.figures()
         await _closed_loop(call, lambda _: True, window, args.concurrency)
         return window.figures()
+    finally:
+        await asyncio.gather(*(ch.close() for ch in channels))
 
 
 async def _http_main(args: argparse.Namespace) -> dict[str, float | None]:
@@ -287,6 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--method", required=True)
     g.add_argument("--payload-file", required=True)
     g.add_argument("--rate", type=float, default=0.0)
+    g.add_argument("--metadata-file", help='JSON [["key", "value"], ...] sent with every call')
+    g.add_argument("--channels", type=int, default=1, help="connections, used round-robin")
     h = sub.add_parser("http")
     h.add_argument("--url", required=True)
     h.add_argument("--body-file", required=True)

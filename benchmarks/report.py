@@ -32,20 +32,85 @@ class Ratio:
 RATIOS: list[Ratio] = [
     Ratio("raw wrap, 2 processes / 1 process", "raw.wrap_2proc", "raw.wrap"),
     Ratio("raw wrap, session copy of the key / token key", "raw.wrap_session_copy", "raw.wrap"),
+    Ratio("raw wrap, session copy, 2 processes / 1 process", "raw.wrap_session_copy_2proc",
+          "raw.wrap_session_copy"),
     Ratio("raw C_GenerateRandom(32) / raw wrap", "raw.random32", "raw.wrap"),
     Ratio("gRPC echo ceiling / raw wrap", "grpc.echo", "raw.wrap"),
     Ratio("gRPC echo 64 in flight / 1 in flight", "grpc.echo", "grpc.echo_c1"),
     Ratio("moto GenerateDataKey / raw wrap", "moto.generate_data_key", "raw.wrap"),
     Ratio("gRPC echo ceiling / moto GenerateDataKey", "grpc.echo", "moto.generate_data_key"),
-    Ratio("gateway unary CreateDataKey / gRPC echo ceiling", "gateway.grpc_create_datakey", "grpc.echo"),
-    Ratio("gateway unary CreateDataKey / moto", "gateway.grpc_create_datakey", "moto.generate_data_key"),
-    Ratio("gateway unary DecryptDataKey / gRPC echo ceiling", "gateway.grpc_decrypt_datakey", "grpc.echo"),
-    Ratio("gateway batched pairs / raw wrap (1 process)", "gateway.grpc_batch_pairs", "raw.wrap"),
-    Ratio("gateway batched pairs / raw wrap (2 processes)", "gateway.grpc_batch_pairs", "raw.wrap_2proc"),
-    Ratio("gateway REST create-datakey / moto", "gateway.rest_create_datakey", "moto.generate_data_key"),
-    Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s", "gateway.p99_at_500rps", "grpc.echo_500rps",
-          "p99_ms"),
+    # Gateway rows: unsuffixed = `kmsgw serve --workers 2` (its default here), "_w1" = --workers 1.
+    Ratio("gateway unary CreateDataKey / gRPC echo ceiling (2 workers)", "gateway.grpc_create_datakey",
+          "grpc.echo"),
+    Ratio("gateway unary CreateDataKey / gRPC echo ceiling (1 worker)", "gateway.grpc_create_datakey_w1",
+          "grpc.echo"),
+    Ratio("gateway unary CreateDataKey / moto (2 workers)", "gateway.grpc_create_datakey", "moto.generate_data_key"),
+    Ratio("gateway unary DecryptDataKey / gRPC echo ceiling (2 workers)", "gateway.grpc_decrypt_datakey",
+          "grpc.echo"),
+    Ratio("gateway unary DecryptDataKey / gRPC echo ceiling (1 worker)", "gateway.grpc_decrypt_datakey_w1",
+          "grpc.echo"),
+    Ratio("gateway batched pairs (2 workers) / raw wrap (1 process)", "gateway.grpc_batch_pairs", "raw.wrap"),
+    Ratio("gateway batched pairs (1 worker) / raw wrap (1 process)", "gateway.grpc_batch_pairs_w1", "raw.wrap"),
+    Ratio("gateway batched pairs (2 workers) / raw wrap (2 processes)", "gateway.grpc_batch_pairs",
+          "raw.wrap_2proc"),
+    Ratio("gateway batched pairs, 2 workers / 1 worker", "gateway.grpc_batch_pairs", "gateway.grpc_batch_pairs_w1"),
+    Ratio("gateway REST create-datakey / moto (2 workers)", "gateway.rest_create_datakey", "moto.generate_data_key"),
+    Ratio("gateway REST create-datakey / moto (1 worker)", "gateway.rest_create_datakey_w1",
+          "moto.generate_data_key"),
+    Ratio("gateway REST / gRPC unary CreateDataKey (2 workers)", "gateway.rest_create_datakey",
+          "gateway.grpc_create_datakey"),
+    Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s (2 workers)", "gateway.p99_at_500rps",
+          "grpc.echo_500rps", "p99_ms"),
+    Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s (1 worker)", "gateway.p99_at_500rps_w1",
+          "grpc.echo_500rps", "p99_ms"),
 ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the issue, checked against this run's rows.
+
+    ``denominator`` None: ``figure`` of ``numerator`` is compared as an absolute value; ``extra``
+    names a figure of ``Result.extra`` instead of a field.
+    """
+
+    label: str
+    numerator: str
+    denominator: str | None
+    threshold: float
+    at_least: bool = True  # measured >= threshold; False: measured < threshold
+    figure: str = "rate"  # of both rows (the numerator's is replaced by ``extra`` when given)
+    extra: str | None = None
+    zero_errors: bool = False
+    unit: str = "x"
+
+
+def _targets() -> list[Target]:
+    out: list[Target] = []
+    for sfx, who in (("", "2 workers"), ("_w1", "1 worker")):
+        out += [
+            Target(f"batched data-key pairs/s >= 0.5 x raw one-thread wrap ({who})",
+                   f"gateway.grpc_batch_pairs{sfx}", "raw.wrap", 0.5),
+            Target(f"(other reading: pair = plaintext + ciphertext of BatchCreateDataKey) >= 0.5 x raw ({who})",
+                   f"gateway.grpc_batch_pairs{sfx}", "raw.wrap", 0.5, extra="BatchCreateDataKey alone, keys/s"),
+            Target(f"unary CreateDataKey >= 0.8 x gRPC echo ({who})",
+                   f"gateway.grpc_create_datakey{sfx}", "grpc.echo", 0.8),
+            Target(f"REST create-datakey >= 20 x moto GenerateDataKey, zero errors ({who})",
+                   f"gateway.rest_create_datakey{sfx}", "moto.generate_data_key", 20.0, zero_errors=True),
+            Target(f"p99 unary CreateDataKey < 2 ms at 500 req/s open loop ({who})",
+                   f"gateway.p99_at_500rps{sfx}", None, 2.0, at_least=False, figure="p99_ms", zero_errors=True,
+                   unit=" ms"),
+        ]  # fmt: skip
+    out.append(
+        Target("resident memory growth < 5 % over the soak (2 workers; the issue asks 10 min)", "gateway.soak_rss",
+               None, 5.0, at_least=False, extra="RSS growth, %", unit=" %")
+    )  # fmt: skip
+    return out
+
+
+TARGETS: list[Target] = _targets()
+PROFILE_SCENARIO = "gateway.profile_create_datakey"
+ANALYSIS_FILE = Path(__file__).resolve().parent / "ANALYSIS.md"  # hand-written reading of the profile
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,6 +208,45 @@ def ratio_lines(outcomes: Sequence[Outcome]) -> list[str]:
     return lines
 
 
+def _figure(result: Result, target: Target, *, numerator: bool) -> float | None:
+    if numerator and target.extra is not None:
+        return result.extra.get(target.extra)
+    value = getattr(result, target.figure, None)
+    return None if value is None else float(value)
+
+
+def target_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    """[target, measured, needed, verdict] for every target whose rows this run measured."""
+    results = {o.scenario.name: o.result for o in outcomes if o.result}
+    rows = []
+    for t in TARGETS:
+        num = results.get(t.numerator)
+        den = results.get(t.denominator) if t.denominator else None
+        if num is None or (t.denominator and den is None):
+            continue
+        a = _figure(num, t, numerator=True)
+        b = _figure(den, t, numerator=False) if den is not None else 1.0
+        if a is None or not b:
+            continue
+        measured = a / b
+        need = f"{'>=' if t.at_least else '<'} {t.threshold:g}{t.unit}"
+        ok = measured >= t.threshold if t.at_least else measured < t.threshold
+        if ok and t.zero_errors and num.errors:
+            verdict = f"**missed**: {num.errors} errors"
+        elif ok:
+            verdict = "met"
+        elif t.at_least:
+            short = 100 * (t.threshold - measured) / t.threshold
+            verdict = f"**missed** by {short:.0f} % (needs {t.threshold / measured:.2f}x)"
+        else:
+            verdict = f"**missed**: {measured / t.threshold:.2f}x the limit"
+        if t.zero_errors and num.errors and verdict.startswith("**missed** by"):
+            verdict += f", and {num.errors} errors"
+        shown = f"{measured:.3g}{t.unit}"
+        rows.append([t.label, shown, need, verdict])
+    return rows
+
+
 def console_table(outcomes: Sequence[Outcome]) -> str:
     rows = [HEADER, *_rows(outcomes)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
@@ -156,6 +260,11 @@ def console_table(outcomes: Sequence[Outcome]) -> str:
     out.append("")
     out.append(f"ratios (same run, '{BASELINE}' = the HSM limit):")
     out.extend(f"  {line}" for line in ratio_lines(outcomes))
+    targets = target_rows(outcomes)
+    if targets:
+        out += ["", "targets:"]
+        out += [f"  {label}: {measured} (need {need}) -> {verdict.replace('**', '')}"
+                for label, measured, need, verdict in targets]  # fmt: skip
     return "\n".join(out)
 
 
@@ -212,6 +321,31 @@ def write_results_md(
         lines.append(f"| `{name}` | {_md_escape(titles[name])} | " + " | ".join(rest) + " |")
     lines += ["", f"`x raw wrap` = the row's rate / the rate of `{BASELINE}` (the HSM limit).", ""]
     lines += ["## Ratios", "", *(f"- {line}" for line in ratio_lines(outcomes)), ""]
+    targets = target_rows(outcomes)
+    if targets:
+        lines += [
+            "## Targets",
+            "",
+            "From the issue; computed from the rows above (rows without a suffix: `--workers 2`, `_w1`: "
+            "`--workers 1`).",
+            "",
+            "| target | measured | needed | verdict |",
+            "| --- | ---: | --- | --- |",
+            *(f"| {' | '.join(_md_escape(c) for c in row)} |" for row in targets),
+            "",
+        ]
+        if any("missed" in row[3] for row in targets):
+            lines += ["Where the time goes for the missed targets: see the next section.", ""]
+
+    profiled = [o for o in outcomes if o.result and o.result.details]
+    analysis = ANALYSIS_FILE.read_text().strip() if ANALYSIS_FILE.exists() else ""
+    if profiled or analysis:
+        lines += ["## Where the time goes", ""]
+        if analysis:
+            lines += [analysis, ""]
+        for o in profiled:
+            assert o.result is not None
+            lines += [f"### This run's profile: `{o.scenario.name}`", "", o.result.details.strip(), ""]
 
     extras = [(o.scenario.name, k, v) for o in outcomes if o.result for k, v in o.result.extra.items()]
     if extras:

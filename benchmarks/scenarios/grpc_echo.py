@@ -17,6 +17,7 @@ from benchmarks.loaders import grpc_unary_load
 
 METHOD = "/bench.Echo/Echo"
 PAYLOAD = os.urandom(64)  # about the size of a small CreateDataKey request
+CHANNELS = 8  # connections, as the gateway rows use (a multi-process server spreads load by connection)
 
 
 def start_echo_server(ctx: Context) -> tuple[ManagedProcess, str]:
@@ -31,7 +32,7 @@ def start_echo_server(ctx: Context) -> tuple[ManagedProcess, str]:
 def grpc_echo(ctx: Context) -> Result:
     """Peak unary requests/s of grpc.aio with no work behind it: the ceiling for unary RPCs."""
     _, target = start_echo_server(ctx)
-    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, concurrency=64)
+    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, concurrency=64, channels=CHANNELS)
 
 
 @scenario("grpc.echo_c1", "gRPC unary echo, 1 in flight")
@@ -45,4 +46,4 @@ def grpc_echo_c1(ctx: Context) -> Result:
 def grpc_echo_500rps(ctx: Context) -> Result:
     """Latency at a fixed, moderate offered load: the reference for the gateway's p99 at 500 req/s."""
     _, target = start_echo_server(ctx)
-    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, rate=500)
+    return grpc_unary_load(ctx, target, METHOD, PAYLOAD, rate=500, channels=CHANNELS)

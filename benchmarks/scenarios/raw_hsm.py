@@ -171,6 +171,13 @@ def raw_wrap_session_copy(ctx: Context) -> Result:
     return _measure(ctx, "wrap_session", 1, "ops/s", "key copied with CKA_TOKEN=false, 1 thread")
 
 
+@scenario("raw.wrap_session_copy_2proc", "raw PKCS#11 wrap, session copy of the key, 2 processes")
+def raw_wrap_session_copy_2proc(ctx: Context) -> Result:
+    """Two processes, each with its own session copy: whether processes scale once the per-use
+    token-file check (and its cross-process file lock) is out of the way."""
+    return _measure(ctx, "wrap_session", 2, "ops/s", "sum of 2 processes, key copied with CKA_TOKEN=false")
+
+
 @scenario("raw.random32", "raw PKCS#11 C_GenerateRandom, 32 B")
 def raw_random32(ctx: Context) -> Result:
     """The cost of drawing a data key (or an IV) from the token's RNG, one thread."""
