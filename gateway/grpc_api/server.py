@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.servicer import KmsServicer
@@ -53,6 +53,20 @@ def add_kms_service(servicer: KmsServicer, server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
+class _GenericOnly:
+    """Hands a server to generated ``add_*_to_server`` functions minus method registration, so
+    health and reflection add no per-call accept work either (see ``add_kms_service``)."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        pass
+
+
 def build(
     rt: Runtime, listen: str, *, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
@@ -60,8 +74,10 @@ def build(
     server = grpc.aio.server(options=options)
     add_kms_service(KmsServicer(rt), server)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    generic_only = _GenericOnly(server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, generic_only)
+    names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer(names), generic_only)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
