@@ -57,8 +57,7 @@ class ServicerBase:
     async def _handle(self, op: str, request: Any, context: grpc.aio.ServicerContext, fn: Handler) -> Any:
         start = time.perf_counter()
         try:
-            token = dict(context.invocation_metadata() or ()).get("x-auth-token")
-            caller = self.rt.auth.caller_from_token(token)
+            caller = await self._caller(context)
             if isinstance(request, Undecodable):
                 raise KmsError(Err.INVALID_PARAMETER, f"The request is not a valid {request.type_name} message.")
             # API.md: every request may carry `sequence`; check it even where the core op takes none.
@@ -71,6 +70,11 @@ class ServicerBase:
             await self._abort(op, context, KmsError(Err.INTERNAL))
         finally:
             _latency(op).observe(time.perf_counter() - start)
+
+    async def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        """Who is calling: the ``x-auth-token`` metadata."""
+        token = dict(context.invocation_metadata() or ()).get("x-auth-token")
+        return self.rt.auth.caller_from_token(token)
 
     async def _abort(self, op: str, context: grpc.aio.ServicerContext, exc: KmsError) -> None:
         wire = self.rt.dialect.render(exc)

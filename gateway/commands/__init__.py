@@ -1,0 +1,1 @@
+"""`kmsgw` command groups, one module each (see ``gateway/cli.py``); ``_common`` holds shared helpers."""
