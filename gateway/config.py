@@ -80,8 +80,9 @@ def load(path: str | None = None, **overrides: object) -> Config:
         base = Path(path).resolve().parent
         for key, value in raw.get("gateway", {}).items():
             _set(cfg, key, value)
-        for key, value in raw.get("hsm", {}).items():
-            _set(cfg.hsm, key, value)
+        for section in _SECTIONS:
+            for key, value in raw.get(section, {}).items():
+                _set(getattr(cfg, section), key, value)
         cfg.mechanisms.update(raw.get("mechanisms", {}))
         if not Path(cfg.data_dir).is_absolute():
             cfg.data_dir = base / cfg.data_dir
@@ -93,8 +94,12 @@ def load(path: str | None = None, **overrides: object) -> Config:
     return cfg
 
 
+# Tables of the TOML file that fill a nested section of Config (each a dataclass field of that name).
+_SECTIONS = ("hsm",)
+
+
 def _set(obj: object, key: str, value: object) -> None:
-    if not hasattr(obj, key) or key == "hsm":
+    if not hasattr(obj, key) or key in _SECTIONS:
         raise ValueError(f"unknown configuration key: {key}")
     if key == "data_dir":
         value = Path(str(value))
