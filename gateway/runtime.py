@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from gateway import metrics
+from gateway.audit import AuditLog
 from gateway.bootstrap import ensure_softhsm
 from gateway.config import Config
 from gateway.core.auth import Authenticator
@@ -27,6 +28,7 @@ class Runtime:
     kms: Kms
     auth: Authenticator
     dialect: Dialect
+    audit: AuditLog | None = None  # the request audit trail (gateway/audit.py); None: not kept
 
     @classmethod
     def open(cls, config: Config, clock: Clock | None = None) -> Runtime:
