@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what is missing: Debian softhsm2 + opensc, then a virtualenv with kmsgw and its
-# test dependencies. Idempotent and quiet when everything is already there.
+# Install what is missing: Debian softhsm2 + opensc + postgresql (server binaries for the
+# store tests), then a virtualenv with kmsgw and its test dependencies. Idempotent and quiet
+# when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -9,6 +10,8 @@ PYTHON=${PYTHON:-python3}
 need_apt=()
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
+# PostgreSQL server binaries for the store tests (tests/pg_support.py starts a throwaway cluster).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install: apt-get install ${need_apt[*]}" >&2
   SUDO=""

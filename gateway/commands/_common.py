@@ -9,16 +9,27 @@ from typing import Any
 from gateway import config as config_mod
 from gateway import logs
 from gateway.config import Config
+from gateway.store.url import has_password
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file (see deploy/kmsgw.example.toml)")
     p.add_argument("--data-dir", help="state directory (default ./var)")
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="metadata store: sqlite:///abs/path, sqlite:relative (to the data dir; default sqlite:kms.db),"
+        " postgresql://user@host:port/db (password: see docs/postgres.md, not in this URL)",
+    )
 
 
 def load_config(args: argparse.Namespace, **overrides: Any) -> Config:
     """The configuration (file, then options); logs at WARNING until a command asks for more."""
-    cfg = config_mod.load(args.config, data_dir=args.data_dir, **overrides)
+    store = getattr(args, "store", None)
+    if store and has_password(store):
+        print("kmsgw: warning: a password in --store is visible to every local user (ps);"
+              " use a passfile or [postgres] password_file", file=sys.stderr)
+    cfg = config_mod.load(args.config, data_dir=args.data_dir, store=store, **overrides)
     logs.setup("WARNING")
     return cfg
 
