@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint bench proto
+.PHONY: install run test lint bench proto fuzz soak
 
 install:
 	@./deploy/install.sh
@@ -12,6 +12,13 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The long forms `make test` leaves out (pyproject addopts deselects the fuzz and soak markers).
+fuzz: install
+	$(PY) -m pytest -m fuzz $(PYTEST_ARGS)
+
+soak: install
+	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check gateway tests benchmarks

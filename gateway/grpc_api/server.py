@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.servicer import KmsServicer
 from gateway.grpc_api.servicer_base import Undecodable
 from gateway.runtime import Runtime
+from gateway.tls import TlsMaterial, grpc_credentials
 
 SERVICE = pb.DESCRIPTOR.services_by_name["KeyManagementService"]
 SERVICE_NAME = SERVICE.full_name
@@ -68,9 +70,17 @@ class _GenericOnly:
 
 
 def build(
-    rt: Runtime, listen: str, *, reuse_port: bool = False
+    rt: Runtime, listen: str, *, reuse_port: bool = False, tls: TlsMaterial | None = None
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
-    options = [("grpc.so_reuseport", 1 if reuse_port else 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)]
+    """The server, its health servicer and bound port; ``tls``: serve TLS (mTLS per its client_auth)."""
+    options = [
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+        # A flood of connections that never finish their HTTP/2 handshake must not use up the process's
+        # file descriptors (the REST listener shares them): cap them, and drop a stalled handshake sooner.
+        ("grpc.max_allowed_incoming_connections", grpc_connection_cap()),
+        ("grpc.server_handshake_timeout_ms", 10_000),
+    ]
     server = grpc.aio.server(options=options)
     add_kms_service(KmsServicer(rt), server)
     health_servicer = health.aio.HealthServicer()
@@ -78,10 +88,16 @@ def build(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, generic_only)
     names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer(names), generic_only)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, grpc_credentials(tls)) if tls else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, health_servicer, port
+
+
+def grpc_connection_cap() -> int:
+    """A quarter of the open-file limit (REST's cap takes half: gateway/rest/protocol.py)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, (1 << 20 if soft == resource.RLIM_INFINITY else soft) // 4)
 
 
 async def mark_serving(health_servicer: health.aio.HealthServicer, serving: bool) -> None:
