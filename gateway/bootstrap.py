@@ -2,10 +2,17 @@
 
 PINs never go through argv (visible in /proc) or logs: softhsm2-util reads them from a
 pseudo-terminal we answer, and they are written to files created with mode 0600.
+
+Several processes may start at once on one empty data dir (workers, nodes, a CLI command beside
+`serve`): an exclusive ``flock`` on ``bootstrap.lock`` lets one of them initialize, and the others
+re-check once they hold the lock and find the work done — one token, one set of PINs. The PINs are
+written as ``*.pin.partial`` before the token is initialized and renamed into place after it, so a
+first start killed half-way is finished by the next one instead of leaving a token nobody can open.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pty
@@ -13,7 +20,14 @@ import secrets
 import select
 import shutil
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.store.port import LeaseStore
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,8 @@ def write_secret(path: Path, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
+        f.flush()
+        os.fsync(f.fileno())  # durable before it is renamed into place
     os.chmod(path, 0o600)
 
 
@@ -48,16 +64,55 @@ def read_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+LOCK_FILE = "bootstrap.lock"  # never removed: removing a lock file races with its next taker
+LOCK_TIMEOUT_S = 120.0
+
+
 def ensure_softhsm(data_dir: Path, token_label: str = DEFAULT_TOKEN_LABEL) -> Path:
     """Create ``softhsm2.conf``, the token dir and an initialized token unless they exist.
 
-    Returns the config path. Idempotent: an existing config is left as it is.
+    Returns the config path. Idempotent, and safe when several processes call it at once: the
+    first to take the lock initializes, the others find ``hsm.pin`` (written last) and return.
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     conf = data_dir / "softhsm2.conf"
-    pin_file = data_dir / "hsm.pin"
-    if conf.exists() and pin_file.exists():
-        return conf
+    if _initialized(data_dir):
+        return conf  # the usual start: no lock taken
+    with first_start_lock(data_dir):
+        if not _initialized(data_dir):  # re-check: another process may have finished while we waited
+            _initialize(data_dir, conf, token_label)
+    return conf
+
+
+def _initialized(data_dir: Path) -> bool:
+    return (data_dir / "softhsm2.conf").exists() and (data_dir / "hsm.pin").exists()
+
+
+@contextmanager
+def first_start_lock(data_dir: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<data_dir>/bootstrap.lock`` (released when the fd closes, also
+    when the process dies). Polls without blocking so a stuck holder gives a clear error."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{data_dir / LOCK_FILE} is held by another process") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _initialize(data_dir: Path, conf: Path, token_label: str) -> None:
+    """Write the config, the PINs (as ``.partial``), initialize the token, then move the PINs into place.
+
+    Called with the lock held. ``hsm.pin`` appears last, by rename: its presence means done.
+    """
     tokens = data_dir / "tokens"
     tokens.mkdir(exist_ok=True, mode=0o700)
     conf.write_text(
@@ -67,19 +122,95 @@ def ensure_softhsm(data_dir: Path, token_label: str = DEFAULT_TOKEN_LABEL) -> Pa
         "log.level = ERROR\n"
         "slots.removable = false\n"
     )
-    so_pin = secrets.token_urlsafe(24)
-    user_pin = secrets.token_urlsafe(24)
-    _init_token(conf, token_label, so_pin, user_pin)
-    write_secret(data_dir / "so.pin", so_pin)
-    write_secret(pin_file, user_pin)
-    log.info("initialized SoftHSM2 token", extra={"token_label": token_label, "data_dir": str(data_dir)})
-    return conf
+    so_partial, user_partial = data_dir / "so.pin.partial", data_dir / "hsm.pin.partial"
+    resumed = so_partial.exists() and user_partial.exists()
+    if resumed:  # a first start died after writing these: its token, if any, has these PINs
+        so_pin, user_pin = read_secret(so_partial), read_secret(user_partial)
+    else:
+        so_pin, user_pin = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        write_secret(so_partial, so_pin)
+        write_secret(user_partial, user_pin)
+    if token_label not in token_labels(conf):
+        _init_token(conf, token_label, so_pin, user_pin)
+    elif not resumed:
+        raise RuntimeError(
+            f"a token labelled {token_label!r} exists in {tokens} but {data_dir / 'hsm.pin'} is missing: "
+            "restore the PIN file, or move the tokens directory away to start afresh"
+        )
+    os.replace(so_partial, data_dir / "so.pin")
+    os.replace(user_partial, data_dir / "hsm.pin")
+    _fsync_dir(data_dir)
+    log.info(
+        "initialized SoftHSM2 token",
+        extra={"token_label": token_label, "data_dir": str(data_dir), "resumed": resumed},
+    )
 
 
-def _init_token(conf: Path, label: str, so_pin: str, user_pin: str) -> None:
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def token_labels(conf: Path) -> list[str]:
+    """Labels of the initialized tokens a SoftHSM2 config sees (``softhsm2-util --show-slots``)."""
+    out = subprocess.run(
+        [_softhsm_util(), "--show-slots"],
+        env=dict(os.environ, SOFTHSM2_CONF=str(conf)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    labels = []
+    for line in out.splitlines():
+        name, _, value = line.strip().partition(":")
+        if name == "Label" and value.strip():
+            labels.append(value.strip())
+    return labels
+
+
+def _softhsm_util() -> str:
     tool = shutil.which("softhsm2-util")
     if tool is None:
         raise FileNotFoundError("softhsm2-util not found: install Debian package softhsm2")
+    return tool
+
+
+def ensure_own_keys(store: LeaseStore, run_sync: Callable[[Callable[[Any], Any]], Any]) -> None:
+    """The gateway's own token keys (the sealing key, the import-token key), made once on a fresh token.
+
+    Processes or nodes opening one fresh token at the same moment would each make one: two objects
+    with one label, and every later lookup of that label fails. So they are made under the setup
+    lease in the shared store, re-checked once it is held. ``run_sync`` runs a job on the HSM executor.
+    """
+    from gateway.core.auth import SEAL_KEY_LABEL  # here, not at the top: gateway.config imports this module
+    from gateway.core.byok import TOKEN_KEY_LABEL
+    from gateway.core.leases import SETUP_LEASE, exclusive_sync
+
+    labels = (SEAL_KEY_LABEL, TOKEN_KEY_LABEL)
+
+    def missing(t: Any) -> list[str]:
+        return [label for label in labels if not t.has_key(label)]
+
+    def make(t: Any) -> list[str]:
+        made = missing(t)
+        for label in made:
+            t.generate_aes_key(label)
+        return made
+
+    if not run_sync(missing):
+        return  # every start but the first: no store write
+    with exclusive_sync(store, SETUP_LEASE):
+        made = run_sync(make)
+    if made:
+        log.info("created the gateway's own token keys", extra={"labels": made})
+
+
+def _init_token(conf: Path, label: str, so_pin: str, user_pin: str) -> None:
+    tool = _softhsm_util()
     env = dict(os.environ, SOFTHSM2_CONF=str(conf))
     answers = [so_pin, so_pin, user_pin, user_pin]
     master, slave = pty.openpty()

@@ -7,12 +7,15 @@ start-up reconciliation; workers are *spawned* (not forked) so nothing initializ
 
 Ports: every worker binds the same addresses with SO_REUSEPORT and the kernel spreads
 connections. An ephemeral port (``:0``) is resolved once by the parent and handed down.
-Only worker 0 runs the background sweep (deletions, rotations), so it happens once.
+Every worker runs the background sweep loop; the sweep lease in the store (gateway/core/leases.py)
+lets one process at a time do the work, across workers and across nodes, and hands it to another
+worker when the holder dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -21,6 +24,7 @@ import signal
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from gateway import logs
 from gateway.config import Config
@@ -28,12 +32,14 @@ from gateway.server import bind, split_host_port
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_S = 1.0
+_PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
-def _worker_main(cfg: Config, index: int, ready: mp.Queue) -> None:  # type: ignore[type-arg]
+def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int) -> None:  # type: ignore[type-arg]
     from gateway.runtime import Runtime
     from gateway.server import run
 
+    _die_with_parent(parent)
     logs.setup(cfg.log_level)
     logging.getLogger().handlers[0].addFilter(_WorkerTag(index))
     rt = Runtime.open(cfg)
@@ -42,13 +48,25 @@ def _worker_main(cfg: Config, index: int, ready: mp.Queue) -> None:  # type: ign
             run(
                 rt,
                 reuse_port=True,
-                sweep=index == 0,
+                reconcile=False,  # done once by the parent
                 on_ready=lambda g, h: ready.put((index, os.getpid(), g, h)),
                 announce=False,
             )
         )
     finally:
         rt.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this worker when the parent dies, even by SIGKILL: orphaned workers would go on
+    serving the shared ports with nobody to drain or replace them (Linux ``PR_SET_PDEATHSIG``)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's own SIGTERM handling still applies
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _WorkerTag(logging.Filter):
@@ -82,9 +100,7 @@ def serve_workers(cfg: Config, workers: int) -> int:
     finally:
         rt.close()
 
-    metrics_dir = cfg.data_dir / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(mode=0o700)
+    metrics_dir = _metrics_dir(cfg.data_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
 
     holders: list[socket.socket] = []
@@ -96,7 +112,8 @@ def serve_workers(cfg: Config, workers: int) -> int:
     procs: dict[int, mp.process.BaseProcess] = {}
 
     def start(index: int) -> None:
-        p = ctx.Process(target=_worker_main, args=(cfg, index, ready), name=f"kmsgw-worker-{index}", daemon=False)
+        args = (cfg, index, ready, os.getpid())
+        p = ctx.Process(target=_worker_main, args=args, name=f"kmsgw-worker-{index}", daemon=False)
         p.start()
         procs[index] = p
 
@@ -151,6 +168,37 @@ def serve_workers(cfg: Config, workers: int) -> int:
             p.kill()
     log.info("stopped")
     return 0
+
+
+def _metrics_dir(data_dir: Path) -> Path:
+    """A fresh prometheus multiprocess dir for this parent: ``metrics/<pid>`` under the data dir.
+
+    Per parent, because two `kmsgw serve` on one data dir must not wipe each other's files; the
+    dirs of parents that are gone are removed (a container's pid 1 reuses its own)."""
+    root = data_dir / "metrics"
+    root.mkdir(mode=0o700, exist_ok=True)
+    for entry in root.iterdir():
+        if entry.is_file() or not entry.name.isdigit() or not _pid_alive(int(entry.name)):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)  # files of the former shared layout
+    mine = root / str(os.getpid())
+    shutil.rmtree(mine, ignore_errors=True)
+    mine.mkdir(mode=0o700)
+    return mine
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own stale dir (a restarted container): recreated fresh by the caller
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 async def _prepare(rt: object) -> None:

@@ -375,7 +375,7 @@ def test_key_pairs_are_destroyed_with_their_key(gateway: Gateway, owner, clock):
 
 
 # -- crash safety -----------------------------------------------------------------------
-def test_reconcile_finishes_and_removes_key_pairs(gateway: Gateway, owner):
+def test_reconcile_finishes_and_removes_key_pairs(gateway: Gateway, owner, clock):
     token, _ = owner
     caller = caller_for(gateway, token)
     kms = gateway.rt.kms
@@ -408,7 +408,12 @@ def test_reconcile_finishes_and_removes_key_pairs(gateway: Gateway, owner):
     report = gateway.call(kms.reconcile())
     assert finished.key_id in report.finished
     assert lost.key_id in report.removed_rows
-    assert f"{orphan}:v1" in report.destroyed_orphans
+    assert f"{orphan}:v1" in report.orphans  # reported at once, destroyed after the grace period
+    assert f"{orphan}:v1" not in report.destroyed_orphans
+    clock.advance(gateway.rt.config.orphan_grace_seconds + 1)
+    destroyed = gateway.call(kms.reconcile()).destroyed_orphans
+    clock.reset()
+    assert f"{orphan}:v1" in destroyed
     labels = gateway.call(kms.hsm.private_key_labels())
     assert f"{finished.key_id}:v1" in labels and f"{orphan}:v1" not in labels
     assert gateway.rt.store.get_key_by_id(finished.key_id).provisioning is False

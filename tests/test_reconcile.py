@@ -98,7 +98,7 @@ def test_provisioning_row_without_object_is_removed(gateway, owner):
     assert kms.CreateKey(pb.CreateKeyRequest(key_alias="never-made")).key_info.key_alias == "never-made"
 
 
-def test_orphan_object_is_destroyed(gateway, owner):
+def test_orphan_object_is_destroyed(gateway, owner, clock):
     _, kms = owner
     live = kms.CreateKey(pb.CreateKeyRequest(key_alias="live")).key_info.key_id
     orphan = str(uuid.uuid4())
@@ -106,7 +106,13 @@ def test_orphan_object_is_destroyed(gateway, owner):
     make_object(gateway, orphan, 2)
     assert has_object(gateway, key_label(orphan, 1))
 
+    report = gateway.call(gateway.rt.kms.reconcile())  # first seen: reported, kept for the grace period
+    assert {key_label(orphan, 1), key_label(orphan, 2)} <= set(report.orphans)
+    assert not set(report.destroyed_orphans) & {key_label(orphan, 1), key_label(orphan, 2)}
+    assert has_object(gateway, key_label(orphan, 1))
+    clock.advance(gateway.rt.config.orphan_grace_seconds + 1)
     report = gateway.call(gateway.rt.kms.reconcile())
+    clock.reset()  # the caller's token would have expired
     assert {key_label(orphan, 1), key_label(orphan, 2)} <= set(report.destroyed_orphans)
     assert not has_object(gateway, key_label(orphan, 1))
     assert not has_object(gateway, key_label(orphan, 2))
@@ -179,6 +185,107 @@ def test_serve_reconciles_on_start(tmp_path):
         channel.close()
         labels = {o.get("label") for o in list_objects(data_dir)}
         assert key_label(ids["finished"], 1) in labels
-        assert key_label(ids["orphan"], 1) not in labels
+        # The orphan is reported (count and labels) and kept for the grace period.
+        assert key_label(ids["orphan"], 1) in labels
+        reports = [rec for rec in srv.log_lines if rec.get("msg") == "orphan token objects"]
+        assert reports and key_label(ids["orphan"], 1) in reports[0]["labels"]
+        assert reports[0]["count"] >= 1 and reports[0]["level"] == "warning"
     finally:
         assert srv.terminate() == 0
+    # A start with no grace period destroys it.
+    config = tmp_path / "kmsgw.toml"
+    config.write_text("[gateway]\norphan_grace_seconds = 0\n")
+    srv = start_serve(data_dir, "--config", str(config))
+    try:
+        assert key_label(ids["orphan"], 1) not in {o.get("label") for o in list_objects(data_dir)}
+        assert key_label(ids["finished"], 1) in {o.get("label") for o in list_objects(data_dir)}
+    finally:
+        assert srv.terminate() == 0
+
+
+def test_fresh_provisioning_row_is_left_to_its_creator(gateway, owner, clock):
+    """Another node may be generating this key right now: only a row older than
+    provisioning_timeout_seconds is a crash's leftover."""
+    caller, kms = owner
+    rec = provisioning_row(caller, "in-flight")
+    rec.creation_date = gateway.rt.kms.now_ms()
+    gateway.rt.store.insert_key(rec)
+    report = gateway.call(gateway.rt.kms.reconcile(at_start=False))  # the sweep's reconcile
+    assert rec.key_id in report.in_flight
+    assert gateway.rt.store.get_key_by_id(rec.key_id).provisioning
+    make_object(gateway, rec.key_id)  # the creator finishes its object
+    assert not [lbl for lbl in report.orphans if lbl.startswith(rec.key_id)]
+    report = gateway.call(gateway.rt.kms.reconcile(at_start=False))
+    assert not [lbl for lbl in report.orphans if lbl.startswith(rec.key_id)]  # its row exists: not an orphan
+    clock.advance(gateway.rt.config.provisioning_timeout_seconds + 1)
+    report = gateway.call(gateway.rt.kms.reconcile(at_start=False))
+    assert rec.key_id in report.finished
+    assert kms.DescribeKey(pb.KeyIdRequest(key_id=rec.key_id)).key_info.key_state == 2
+
+
+def test_fresh_pending_rotation_is_left_alone(gateway, owner, clock):
+    _, kms = owner
+    key_id = kms.CreateKey(pb.CreateKeyRequest(key_alias="rotating")).key_info.key_id
+    assert gateway.rt.store.begin_key_version(key_id, 2, gateway.rt.kms.now_ms())
+    report = gateway.call(gateway.rt.kms.reconcile(at_start=False))
+    assert key_label(key_id, 2) not in report.removed_versions
+    assert 2 in gateway.rt.store.key_versions(key_id)
+    clock.advance(gateway.rt.config.provisioning_timeout_seconds + 1)
+    report = gateway.call(gateway.rt.kms.reconcile(at_start=False))
+    assert key_label(key_id, 2) in report.removed_versions
+    assert gateway.rt.store.key_versions(key_id) == [1]
+
+
+def test_creator_whose_row_was_dropped_does_not_acknowledge(gateway, owner, clock):
+    """A creation slower than provisioning_timeout_seconds loses its row to a reconcile (as on a
+    second node): the creator must answer an error and leave no object, never a key id that does not exist."""
+    _, kms = owner
+    hsm = gateway.rt.kms.hsm
+    real = hsm.create_aes_key
+
+    async def slow_create(label: str, key_id: str) -> None:
+        clock.advance(gateway.rt.config.provisioning_timeout_seconds + 1)
+        await gateway.rt.kms.reconcile(at_start=False)  # the row is stale and has no object yet: dropped
+        await real(label, key_id)
+
+    hsm.create_aes_key = slow_create
+    try:
+        err = expect_error(grpc.StatusCode.INTERNAL, "KMS.0102", kms.CreateKey, pb.CreateKeyRequest(key_alias="slow"))
+    finally:
+        hsm.create_aes_key = real
+    assert err is not None
+    assert kms.ListKeys(pb.ListKeysRequest()).total == 0
+    labels = gateway.call(hsm.secret_key_labels())
+    report = gateway.call(gateway.rt.kms.reconcile())
+    assert report.orphans == [] or all(lbl in labels for lbl in report.orphans)
+    assert kms.CreateKey(pb.CreateKeyRequest(key_alias="slow")).key_info.key_alias == "slow"
+
+
+def test_orphans_are_reported_in_the_log(gateway, owner, caplog):
+    orphan = str(uuid.uuid4())
+    make_object(gateway, orphan, 1)
+    with caplog.at_level("INFO", logger="gateway.core.housekeeping"):
+        gateway.call(gateway.rt.kms.reconcile())
+    records = [r for r in caplog.records if r.getMessage() == "orphan token objects"]
+    assert records and key_label(orphan, 1) in records[-1].labels
+    assert records[-1].count >= 1 and records[-1].levelname == "WARNING"
+    assert key_label(orphan, 1) in records[-1].destroy_in_seconds
+    # Seen again: still reported, at INFO (nothing new), and its first sighting is kept.
+    caplog.clear()
+    with caplog.at_level("INFO", logger="gateway.core.housekeeping"):
+        gateway.call(gateway.rt.kms.reconcile())
+    records = [r for r in caplog.records if r.getMessage() == "orphan token objects"]
+    assert records[-1].levelname in ("INFO", "WARNING") and key_label(orphan, 1) in records[-1].labels
+    assert has_object(gateway, key_label(orphan, 1))
+
+
+def test_start_up_on_an_unshared_store_settles_fresh_rows(gateway, owner):
+    """SQLite: at start-up nobody else can be writing, so a fresh in-flight row is a crash's leftover
+    (else a crashed rotation would block the key's next rotation for provisioning_timeout_seconds)."""
+    caller, _ = owner
+    rec = provisioning_row(caller, "fresh-leftover")
+    rec.creation_date = gateway.rt.kms.now_ms()
+    gateway.rt.store.insert_key(rec)
+    assert gateway.rt.store.shared is False
+    report = gateway.call(gateway.rt.kms.reconcile())
+    assert rec.key_id in report.removed_rows

@@ -317,12 +317,16 @@ def test_crash_before_generate_is_rolled_back_by_reconcile(gateway, owner):
     assert labels(gateway, key_id) == [f"{key_id}:v1", f"{key_id}:v2"]
 
 
-def test_stray_version_object_is_destroyed_and_never_collides(gateway, owner):
+def test_stray_version_object_is_destroyed_and_never_collides(gateway, owner, clock):
     _, kms = owner
     key_id, other = new_key(kms), new_key(kms)
-    # An object the store never recorded (its row was dropped): reconcile removes it...
+    # An object the store never recorded (its row was dropped): reconcile reports it, then removes
+    # it once the orphan grace period has passed...
     make_object(gateway, key_id, 2)
+    assert key_label(key_id, 2) in gateway.call(gateway.rt.kms.reconcile()).orphans
+    clock.advance(gateway.rt.config.orphan_grace_seconds + 1)
     report = gateway.call(gateway.rt.kms.reconcile())
+    clock.reset()
     assert key_label(key_id, 2) in report.destroyed_orphans
     assert labels(gateway, key_id) == [f"{key_id}:v1"]
     # ...and a rotation meeting one before any reconcile replaces it rather than duplicating the label.

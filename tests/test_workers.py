@@ -82,3 +82,24 @@ def test_dead_worker_is_replaced(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{srv.http_port}/healthz", timeout=10).status_code == 200
     finally:
         assert srv.terminate() == 0
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path):
+    """A SIGKILLed parent leaves no orphan worker serving the shared ports (PR_SET_PDEATHSIG)."""
+    srv = start_serve(tmp_path / "var", "--workers", "2")
+    pids = _worker_pids(srv.log_lines)
+    assert len(pids) == 2
+    srv.proc.kill()
+    srv.proc.wait(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids), "a worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -1,75 +1,137 @@
-"""Background duties: start-up reconciliation and destruction of keys whose date has passed."""
+"""Background duties: reconciliation of store and token, and destruction of keys whose date has passed.
+
+Reconciliation runs at start-up and again from every periodic sweep (docs/recovery.md):
+- a key row still marked ``provisioning`` (or a pending version row) older than
+  ``provisioning_timeout_seconds`` is a crash's leftover: finished when its token object exists,
+  dropped when not. A younger one may belong to another node still generating its object.
+- a token object that no row knows (an orphan) is reported at once and destroyed only once
+  ``orphan_grace_seconds`` have passed since it was first seen (the time is kept in the store), so a
+  store restored from a backup or a mistaken configuration does not cost keys at the first start.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 
 from gateway.core.base import CoreBase
 from gateway.hsm.port import key_label
 
 log = logging.getLogger(__name__)
-RESERVED_LABEL_PREFIX = "kmsgw:"  # the gateway's own objects (sealing key), never master keys
+RESERVED_LABEL_PREFIX = "kmsgw:"  # the gateway's own objects (sealing key, canary), never master keys
 _VERSION_LABEL = re.compile(r"^([0-9a-f-]{36}):v(\d+)$")
+SWEEP_RECONCILE_MIN_S = 30.0  # the sweep skips its reconcile this soon after another (start-up ran one)
 
 
 @dataclass
 class ReconcileReport:
     finished: list[str] = field(default_factory=list)  # provisioning rows whose object exists
     removed_rows: list[str] = field(default_factory=list)  # provisioning rows without an object
-    destroyed_orphans: list[str] = field(default_factory=list)  # token objects no row knows
+    in_flight: list[str] = field(default_factory=list)  # fresh provisioning rows left to their creator
+    orphans: list[str] = field(default_factory=list)  # token objects no row knows (destroyed or waiting)
+    destroyed_orphans: list[str] = field(default_factory=list)  # orphans past their grace period, destroyed
     finished_versions: list[str] = field(default_factory=list)  # pending rotations whose object exists
     removed_versions: list[str] = field(default_factory=list)  # pending rotations without an object
 
 
 class Housekeeping(CoreBase):
-    async def reconcile(self) -> ReconcileReport:
+    async def reconcile(self, *, at_start: bool = True) -> ReconcileReport:
         """Make the store and the token agree after a crash.
 
         A row still marked provisioning was never acknowledged to its caller: if its token
         object exists the key is complete, so finish it; if not, drop the row. A token
         object whose key id has no row (crash after generate, before the row, or a deleted
-        key whose object survived) is destroyed: nobody can list or use it. Rotations get the
-        same treatment for their pending version rows (see rotation.py).
+        key whose object survived) can be listed or used by nobody: it is reported, then
+        destroyed after the grace period. Rotations get the same treatment for their pending
+        version rows (see rotation.py).
+
+        Order matters with several nodes: the token is listed *before* the store is read. A
+        creator writes its row before its object, so every object in the listing has its row
+        by the time the store is read; the other order would take a key being made for an orphan.
+
+        In-flight rows: at start-up on a store no other host shares (SQLite; workers are spawned
+        after this), nobody else can be writing, so every in-flight row is a crash's leftover and is
+        settled at once. On a shared store (PostgreSQL), and in the periodic sweep, another process
+        may be making that key right now: only rows older than ``provisioning_timeout_seconds`` are
+        settled. Either way a creator whose row was settled under it never acknowledges a key that
+        does not exist (``finish_provisioning`` / ``finish_key_version`` tell it).
         """
         report = ReconcileReport()
+        self.__dict__["_reconciled_at"] = time.monotonic()
         labels = set(await self.hsm.secret_key_labels())
         labels |= set(await self.hsm.private_key_labels())  # type: ignore[attr-defined]  # key pairs
+        now = self.now_ms()
+        exclusive = at_start and not getattr(self.store, "shared", True)
+        cutoff = now + 1 if exclusive else now - int(self.settings.provisioning_timeout_seconds * 1000)
         for rec in self.store.provisioning_keys():
-            if key_label(rec.key_id, rec.current_version) in labels:
-                self.store.update_key(rec.key_id, provisioning=False)
+            if rec.creation_date > cutoff:
+                report.in_flight.append(rec.key_id)
+            elif key_label(rec.key_id, rec.current_version) in labels:
+                self.store.finish_provisioning(rec.key_id)
                 report.finished.append(rec.key_id)
             else:
                 self.store.delete_key(rec.key_id)
                 report.removed_rows.append(rec.key_id)
-        self._settle_pending_versions(labels, report)
+        self._settle_pending_versions(labels, cutoff, report)
         known = self.store.all_key_ids()
         orphans = [
             lbl for lbl in labels if not lbl.startswith(RESERVED_LABEL_PREFIX) and lbl.split(":", 1)[0] not in known
         ]
         orphans += self._stray_versions(labels, known)
-        if orphans:
-            await self.hsm.destroy(orphans)
-            report.destroyed_orphans = orphans
+        await self._handle_orphans(sorted(orphans), now, report)
         changed = (report.finished, report.removed_rows, report.finished_versions, report.removed_versions)
-        if any(changed) or report.destroyed_orphans:
+        if any(changed):
             log.warning(
                 "reconciled store and token",
                 extra={
                     "finished": report.finished,
                     "removed_rows": report.removed_rows,
-                    "destroyed_orphans": report.destroyed_orphans,
                     "finished_versions": report.finished_versions,
                     "removed_versions": report.removed_versions,
                 },
             )
         return report
 
-    def _settle_pending_versions(self, labels: set[str], report: ReconcileReport) -> None:
+    async def sweep_reconcile(self) -> ReconcileReport | None:
+        """The periodic sweep's pass: a reconcile, unless this process ran one moments ago (start-up)."""
+        last = self.__dict__.get("_reconciled_at")
+        if last is not None and time.monotonic() - last < SWEEP_RECONCILE_MIN_S:
+            return None
+        return await self.reconcile(at_start=False)
+
+    async def _handle_orphans(self, orphans: list[str], now: int, report: ReconcileReport) -> None:
+        """Report every orphan (labels are not secrets); destroy those past the grace period."""
+        first_seen = self.store.note_orphans(orphans, now)  # type: ignore[attr-defined]
+        report.orphans = orphans
+        if not orphans:
+            return
+        grace_ms = int(self.settings.orphan_grace_seconds * 1000)
+        due = [lbl for lbl in orphans if first_seen.get(lbl, now) + grace_ms <= now]
+        new = [lbl for lbl in orphans if first_seen.get(lbl, now) == now]
+        waiting = {lbl: (first_seen[lbl] + grace_ms - now) // 1000 for lbl in orphans if lbl not in due}
+        log.log(
+            logging.WARNING if new or due else logging.INFO,
+            "orphan token objects",
+            extra={
+                "count": len(orphans),
+                "labels": orphans,
+                "new": len(new),
+                "destroying": due,
+                "destroy_in_seconds": waiting,
+            },
+        )
+        if due:
+            await self.hsm.destroy(due)
+            self.store.forget_orphans(due)  # type: ignore[attr-defined]
+            report.destroyed_orphans = due
+
+    def _settle_pending_versions(self, labels: set[str], cutoff: int, report: ReconcileReport) -> None:
         """A rotation that crashed between its pending row and its last commit (see rotation.py):
-        finish it when the token object exists, else drop the row; either way nothing used it."""
-        for key_id, version in self.store.pending_key_versions():
+        finish it when the token object exists, else drop the row; either way nothing used it.
+        Rows begun after ``cutoff`` may be a live rotation on another node and are left alone."""
+        for key_id, version in self.store.stale_pending_key_versions(cutoff):  # type: ignore[attr-defined]
             label = key_label(key_id, version)
             if label in labels and self.store.finish_key_version(key_id, version, self.now_ms()):
                 report.finished_versions.append(label)

@@ -4,6 +4,11 @@ Why one thread: PKCS#11 calls must never overlap in a process (DESIGN.md fact 1)
 worker that drains a queue beats many threads taking turns on a lock (fact 2). Whatever is
 waiting when the worker wakes is run back to back as one batch, and the results go back to
 the event loop in one hand-off per batch, so many concurrent requests cost one wake-up.
+
+Faults: a session or token fault heals the session and retries the job once. When the token
+still does not answer, the executor is *down*: jobs fail at once with KMS.0102 (no queue of
+requests each waiting on a dead token) until a back-off passes and the next job, or a health
+probe, tries to heal again. ``healthy`` is what readiness reports (gateway/hsm/health.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[TokenSession], Any]
 _STOP = object()
+BACKOFF_MIN_S = 0.2  # first wait before a down token is tried again
+BACKOFF_MAX_S = 2.0
 
 
 class HsmExecutor:
@@ -38,6 +45,9 @@ class HsmExecutor:
         self._thread = threading.Thread(target=self._run, name="hsm-executor", daemon=True)
         self._started = threading.Event()
         self._open_error: BaseException | None = None
+        self.healthy = True  # False from a fault that healing could not repair until a job succeeds
+        self._down_until = 0.0  # monotonic time before which jobs fail fast
+        self._backoff = BACKOFF_MIN_S
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -66,10 +76,21 @@ class HsmExecutor:
         metrics.HSM_QUEUE_DEPTH.inc()
         return fut.result()
 
+    async def probe(self) -> bool:
+        """True when the token answers and its objects are visible (heals on the way if it can)."""
+        if self._is_down():
+            return False
+        try:
+            await self.run(TokenSession.probe, "probe")
+        except KmsError:
+            return False
+        return True
+
     # -- worker -----------------------------------------------------------------------
     def _run(self) -> None:
         try:
             self._token.open()
+            self._token.ensure_canary()
         except BaseException as exc:  # surfaced by start()
             self._open_error = exc
             self._started.set()
@@ -116,10 +137,34 @@ class HsmExecutor:
             except RuntimeError:  # loop closed while we worked: nobody is waiting any more
                 pass
 
+    def _is_down(self) -> bool:
+        return not self.healthy and time.monotonic() < self._down_until
+
+    def _went_down(self, op: str, exc: BaseException) -> tuple[bool, Any]:
+        if self.healthy:
+            log.error("hsm unavailable", extra={"op": op, "error": type(exc).__name__})
+            self._backoff = BACKOFF_MIN_S
+        else:
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+        self.healthy = False
+        self._down_until = time.monotonic() + self._backoff
+        metrics.HSM_SESSIONS.set(0)
+        return False, KmsError(Err.HSM_IO)
+
+    def _came_back(self) -> None:
+        if not self.healthy:
+            log.warning("hsm available again")
+            self.healthy = True
+            metrics.HSM_SESSIONS.set(1)
+
     def _call(self, job: Job, op: str) -> tuple[bool, Any]:
+        if self._is_down():
+            return False, KmsError(Err.HSM_IO)  # fail fast; a job after the back-off tries again
         start = time.perf_counter()
         try:
-            return True, job(self._token)
+            value = job(self._token)
+            self._came_back()
+            return True, value
         except KmsError as exc:
             return False, exc
         except SESSION_FAULTS as exc:
@@ -128,10 +173,17 @@ class HsmExecutor:
             metrics.HSM_HEALS.inc()
             try:
                 self._token.heal()
-                return True, job(self._token)
+            except Exception as exc2:  # the token still does not answer
+                return self._went_down(op, exc2)
+            try:
+                value = job(self._token)
+                self._came_back()
+                return True, value
             except KmsError as exc2:
                 return False, exc2
             except Exception as exc2:
+                if isinstance(exc2, SESSION_FAULTS):
+                    return self._went_down(op, exc2)
                 log.error("hsm fault persists after heal", extra={"op": op, "error": type(exc2).__name__})
                 return False, KmsError(Err.HSM_IO)
         except pkcs11.PKCS11Error as exc:

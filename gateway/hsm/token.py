@@ -38,6 +38,7 @@ from pkcs11.exceptions import (
     NoSuchKey,
     NoSuchToken,
     ObjectHandleInvalid,
+    OperationActive,
     SessionClosed,
     SessionHandleInvalid,
     SignatureInvalid,
@@ -63,6 +64,15 @@ GCM_TAG_BITS = 128
 RANDOM_CHUNK = 4096  # one C_GenerateRandom serves many IVs and data keys
 COPY_PREFIX = "kmsgw:copy:"  # session copies of token keys (reserved prefix: never a master key label)
 MAX_SESSION_COPIES = 4096
+# A token data object that must always be found: when a search cannot see it, the token's storage is
+# gone (SoftHSM2 with its token directory removed answers searches with no token objects at all, and
+# "no such key" would then be a wrong answer, not a fault). Created on the first open of a process.
+CANARY_LABEL = "kmsgw:canary"
+
+
+class TokenStorageMissing(DeviceRemoved):
+    """The token answers, but its objects are not visible: a fault, like a removed device."""
+
 
 # Errors after which the session (or the library) is presumed broken and must be rebuilt.
 SESSION_FAULTS: tuple[type[Exception], ...] = (
@@ -75,6 +85,8 @@ SESSION_FAULTS: tuple[type[Exception], ...] = (
     TokenNotRecognised,
     UserNotLoggedIn,
     ObjectHandleInvalid,
+    NoSuchToken,
+    OperationActive,  # left active by a call that failed half-way: only a new session clears it
 )
 # What a GCM decryption of a forged or corrupted blob may raise, depending on the module.
 AUTH_FAILURES: tuple[type[Exception], ...] = (
@@ -132,6 +144,7 @@ class TokenSession:
         self._random = bytearray()
         self.owner_thread: int | None = None
         self.heals = 0
+        self.refreshes = 0  # re-reads of the token's object list (refresh_objects)
 
     # -- life cycle -------------------------------------------------------------------
     def open(self, attempts: int = 5) -> None:
@@ -150,6 +163,40 @@ class TokenSession:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)  # noqa: S311 - jitter only
+                # SoftHSM2 reads its token files at C_Initialize: a token missed then stays missing
+                # until the library is initialized again (measured: 4 of 150 concurrent opens failed
+                # for good without this, none with it). No session of this process exists yet here.
+                if self._lib is not None and self._session is None:
+                    self._lib.reinitialize()
+
+    def ensure_canary(self) -> None:
+        """Create the canary object unless the token has one (first open of a process only: after
+        a fault, a missing canary means missing storage, and must not be papered over)."""
+        if not self._canary_present():
+            self.session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.LABEL: CANARY_LABEL,
+                    Attribute.APPLICATION: "kmsgw",
+                    Attribute.VALUE: b"kmsgw canary",
+                }
+            )
+
+    def _canary_present(self) -> bool:
+        template = {Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True, Attribute.LABEL: CANARY_LABEL}
+        return any(True for _ in self.session.get_objects(template))
+
+    def verify_storage(self) -> None:
+        """Raise :class:`TokenStorageMissing` unless the token's objects are visible."""
+        if not self._canary_present():
+            raise TokenStorageMissing()
+
+    def probe(self) -> None:
+        """One cheap round trip to the token (not served from the RNG cache) and the storage check."""
+        self.session.generate_random(64)
+        self.verify_storage()
 
     def close(self) -> None:
         if self._session is not None:
@@ -163,23 +210,29 @@ class TokenSession:
         self._random.clear()
 
     def heal(self) -> None:
-        """Rebuild after a session or token fault: new session, then a library re-init if needed."""
+        """Rebuild after a session or token fault: new session, then a library re-init if needed.
+
+        Every cached handle and session copy is dropped (``close``) and rebuilt on next use.
+        Raises when the token still does not answer: the caller reports the fault.
+        """
         self.heals += 1
         self.close()
         try:
-            self.open()
-            self.random(8)  # proves the new session works
+            self.open(attempts=2)
+            self.probe()  # proves the new session works and the token's objects are visible
             return
         except pkcs11.PKCS11Error as exc:
             log.warning("hsm session reopen failed; reinitializing library", extra={"error": type(exc).__name__})
-        assert self._lib is not None
-        self._lib.reinitialize()
-        self.open()
+        self.close()
+        if self._lib is not None:
+            self._lib.reinitialize()  # C_Finalize (when initialized) + C_Initialize: all handles die
+        self.open(attempts=2)
+        self.probe()
 
     @property
     def session(self) -> pkcs11.Session:
-        if self._session is None:
-            self.open()
+        if self._session is None:  # a heal failed earlier: one quick try, the executor backs off
+            self.open(attempts=1)
         assert self._session is not None
         return self._session
 
@@ -187,9 +240,39 @@ class TokenSession:
     def secret_key(self, label: str) -> pkcs11.SecretKey:
         key = self._keys.get(label)
         if key is None:
-            key = self.session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
+            key = self._find(ObjectClass.SECRET_KEY, label)
             self._keys[label] = key
         return key
+
+    def _find(self, object_class: ObjectClass, label: str) -> pkcs11.Key:
+        """The token object of this class and label. "No such key" is only believed while the
+        token's storage is visible: otherwise it is a fault (TokenStorageMissing), never an answer."""
+        try:
+            return self.session.get_key(object_class=object_class, label=label)
+        except NoSuchKey:
+            self.refresh_objects()  # another process may have made it unseen by us: look once more
+        try:
+            return self.session.get_key(object_class=object_class, label=label)
+        except NoSuchKey:
+            self.verify_storage()
+            raise
+
+    def refresh_objects(self) -> None:
+        """See the token's objects afresh: library re-initialized, session and login reopened.
+
+        SoftHSM2's file store learns of objects other processes made or destroyed from a change
+        counter on disk, but a process that writes an object itself adopts the counter's current
+        value (``Generation::commit``), so changes other processes made just before go unnoticed:
+        that process answers "no such object" for a key another process created, and lists a
+        stale set, until the library is initialized again. So a miss is re-checked once on a fresh
+        view before it is believed. Cost: about 50 µs per token object (a full re-index), on a miss
+        or a listing only; every cached handle and session copy is dropped.
+        """
+        self.refreshes += 1
+        self.close()
+        if self._lib is not None:
+            self._lib.reinitialize()
+        self.open(attempts=2)
 
     def crypto_key(self, label: str) -> pkcs11.SecretKey:
         """A session copy of a token key, for the hot path.
@@ -234,7 +317,11 @@ class TokenSession:
     def destroy(self, label: str) -> bool:
         """Destroy every object with this label; True if one existed."""
         found = False
-        for obj in list(self.session.get_objects({Attribute.LABEL: label})):
+        objects = list(self.session.get_objects({Attribute.LABEL: label}))
+        if not objects:  # made by another process unseen by us (refresh_objects)?
+            self.refresh_objects()
+            objects = list(self.session.get_objects({Attribute.LABEL: label}))
+        for obj in objects:
             obj.destroy()
             found = True
         for cached in (label, "priv:" + label, "pub:" + label):
@@ -242,11 +329,22 @@ class TokenSession:
         copy = self._copies.pop(label, None)
         if copy is not None and not copy[Attribute.TOKEN]:
             copy.destroy()
+        if not found:
+            self.verify_storage()  # "nothing to destroy" must not hide objects we cannot see
         return found
 
     def secret_key_labels(self) -> list[str]:
-        objs = self.session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY})
-        return [o[Attribute.LABEL] for o in objs]
+        return self._token_labels(ObjectClass.SECRET_KEY)
+
+    def _token_labels(self, object_class: ObjectClass) -> list[str]:
+        """Labels of the token objects of a class; raises rather than list a token it cannot see.
+        Always from a fresh view (refresh_objects): this process's own writes may hide others'."""
+        self.refresh_objects()
+        self.verify_storage()
+        found = self.session.get_objects({Attribute.CLASS: object_class, Attribute.TOKEN: True})
+        labels = [o[Attribute.LABEL] for o in found]
+        self.verify_storage()
+        return labels
 
     def mechanisms(self) -> set[int]:
         return {int(m) for m in self.session.token.slot.get_mechanisms()}
@@ -286,20 +384,19 @@ class TokenSession:
     def private_key(self, label: str) -> pkcs11.PrivateKey:
         key = self._keys.get("priv:" + label)
         if key is None:
-            key = self.session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+            key = self._find(ObjectClass.PRIVATE_KEY, label)
             self._keys["priv:" + label] = key
         return key  # type: ignore[return-value]
 
     def public_key(self, label: str) -> pkcs11.PublicKey:
         key = self._keys.get("pub:" + label)
         if key is None:
-            key = self.session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
+            key = self._find(ObjectClass.PUBLIC_KEY, label)
             self._keys["pub:" + label] = key
         return key  # type: ignore[return-value]
 
     def private_key_labels(self) -> list[str]:
-        objs = self.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
-        return [o[Attribute.LABEL] for o in objs]
+        return self._token_labels(ObjectClass.PRIVATE_KEY)
 
     def generate_key_pair(
         self, label: str, key_id: str, spec: SpecMechanisms, *, sign: bool, decrypt: bool, unwrap: bool = False
