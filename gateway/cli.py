@@ -27,7 +27,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.run(args))
+    from gateway.store.factory import StoreUnavailable
+
+    try:
+        return int(args.run(args))
+    except StoreUnavailable as exc:  # database down or refusing us: one line, no traceback
+        print(f"kmsgw: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

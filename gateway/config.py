@@ -30,11 +30,64 @@ class HsmConfig:
 
 
 @dataclass
+class AuditConfig:
+    """[audit]: the hash-chained request audit trail (docs/audit.md)."""
+
+    enabled: bool = True
+    path: str = ""  # default <data-dir>/audit.jsonl
+    fsync: str = "interval"  # "always" (before each response) | "interval" | "never" (the OS decides)
+    fsync_interval_s: float = 1.0
+
+
+@dataclass
+class TlsConfig:
+    """[tls]: one switch for both listeners (docs/tls.md); on when cert_file is set."""
+
+    cert_file: str = ""  # PEM: the server certificate (then any intermediates)
+    key_file: str = ""  # PEM private key, mode 0600 (refused otherwise)
+    client_ca_file: str = ""  # PEM CA bundle that signs client certificates (needed unless client_auth = "none")
+    client_auth: str = "none"  # "none" | "optional" | "required" (gRPC: optional acts as none, see docs/tls.md)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file or self.key_file)
+
+
+@dataclass
+class LimitsConfig:
+    """[limits]: token buckets per (principal, operation), per process (docs/permissions-and-limits.md)."""
+
+    rate: float = 0.0  # requests/s of each (principal, operation) pair; 0 = unlimited (the default)
+    burst: float = 0.0  # bucket size; 0 = one second's worth (ceil(rate), at least 1)
+    operations: dict = field(default_factory=dict)  # [limits.operations] name/action -> {rate, burst}
+    principals: dict = field(default_factory=dict)  # [limits.principals] access key/user id -> {rate, burst}
+    max_buckets: int = 100_000  # memory bound: idle buckets are dropped beyond this
+
+
+@dataclass
+class PostgresConfig:
+    """[postgres]: connection pool and password of a postgresql:// store (docs/postgres.md)."""
+
+    password_file: str = ""  # a 0600 file holding the password (or use libpq's PGPASSFILE / ~/.pgpass)
+    pool_min_size: int = 1  # connections kept open per process (each `serve` worker has its own pool)
+    pool_max_size: int = 4
+    pool_timeout_s: float = 10.0  # wait for a free connection (and for the database at start-up)
+
+
+@dataclass
+class HttpConfig:
+    """[http]: limits of the REST listener's connections (docs/testing.md, slowloris)."""
+
+    max_connections: int = 0  # open connections per process; 0: half the open-file limit (raised to the hard one)
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("var")
     grpc_listen: str = "127.0.0.1:50051"
     rest_listen: str = "127.0.0.1:8080"
     sqlite_path: str = ""  # default <data-dir>/kms.db
+    store: str = ""  # metadata store URL: sqlite:///abs/path, sqlite:relative-to-data-dir, postgresql://...
     cmk_quota: int = 100
     grant_per_cmk_quota: int = 100
     error_dialect: str = "primary"
@@ -42,8 +95,15 @@ class Config:
     sweep_interval_s: float = 60.0
     drain_seconds: float = 10.0
     workers: int = 0  # processes for `serve`; 0: one per CPU core
-    key_cache_seconds: float = 1.0  # reuse of a key row by crypto calls; other workers' changes lag this much
+    key_cache_seconds: float = 1.0  # key-row reuse by crypto calls; backstop behind store.generation
+    orphan_grace_seconds: float = 3600.0  # token objects no row knows are destroyed this long after first seen
+    provisioning_timeout_seconds: float = 300.0  # a create/rotation in flight longer than this is a crash's leftover
     hsm: HsmConfig = field(default_factory=HsmConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
     mechanisms: dict = field(default_factory=dict)
 
@@ -51,6 +111,9 @@ class Config:
     def managed_softhsm(self) -> bool:
         """True when the gateway owns a SoftHSM2 token in its data dir."""
         return not self.hsm.module
+
+    def audit_path(self) -> Path:
+        return Path(self.audit.path) if self.audit.path else self.data_dir / "audit.jsonl"
 
     def db_path(self) -> Path:
         return Path(self.sqlite_path) if self.sqlite_path else self.data_dir / "kms.db"
@@ -86,6 +149,14 @@ def load(path: str | None = None, **overrides: object) -> Config:
         cfg.mechanisms.update(raw.get("mechanisms", {}))
         if not Path(cfg.data_dir).is_absolute():
             cfg.data_dir = base / cfg.data_dir
+        for name in ("cert_file", "key_file", "client_ca_file"):  # [tls] files: relative to this file too
+            value = getattr(cfg.tls, name)
+            if value and not Path(value).is_absolute():
+                setattr(cfg.tls, name, str(base / value))
+        if cfg.audit.path and not Path(cfg.audit.path).is_absolute():  # [audit] path: relative to this file too
+            cfg.audit.path = str(base / cfg.audit.path)
+        if cfg.postgres.password_file and not Path(cfg.postgres.password_file).is_absolute():
+            cfg.postgres.password_file = str(base / cfg.postgres.password_file)
     for key, value in overrides.items():
         if value is not None:
             _set(cfg, key, value)
@@ -95,7 +166,7 @@ def load(path: str | None = None, **overrides: object) -> Config:
 
 
 # Tables of the TOML file that fill a nested section of Config (each a dataclass field of that name).
-_SECTIONS = ("hsm",)
+_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http")
 
 
 def _set(obj: object, key: str, value: object) -> None:

@@ -3,37 +3,42 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway import metrics
 from gateway.audit import AuditLog
-from gateway.bootstrap import ensure_softhsm
+from gateway.audit_key import open_audit_log
+from gateway.bootstrap import ensure_own_keys, ensure_softhsm
 from gateway.config import Config
 from gateway.core.auth import Authenticator
 from gateway.core.base import Settings
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.dialects import Dialect, get_dialect
+from gateway.core.gate import RequestGate
 from gateway.core.service import Kms
 from gateway.hsm.executor import HsmExecutor
 from gateway.hsm.port import Pkcs11Hsm
 from gateway.hsm.token import TokenSession
-from gateway.store.sqlite import SqliteStore
+from gateway.store.factory import open_store
+from gateway.store.sql import SqlStore
 
 
 @dataclass
 class Runtime:
     config: Config
-    store: SqliteStore
+    store: SqlStore  # SqliteStore or PostgresStore (gateway/store/factory.py)
     executor: HsmExecutor
     kms: Kms
     auth: Authenticator
     dialect: Dialect
     audit: AuditLog | None = None  # the request audit trail (gateway/audit.py); None: not kept
+    gate: RequestGate = field(default_factory=RequestGate)  # permission + rate limit per request
 
     @classmethod
     def open(cls, config: Config, clock: Clock | None = None) -> Runtime:
         clock = clock or SystemClock()
         dialect = get_dialect(config.error_dialect)
+        gate = RequestGate.from_config(config.limits)  # a bad [limits] table fails here, before the HSM opens
         if config.managed_softhsm:
             ensure_softhsm(config.data_dir, config.hsm.token_label)
         else:
@@ -45,7 +50,12 @@ class Runtime:
         executor = HsmExecutor(token, max_batch=config.hsm.max_batch, window_s=config.hsm.batch_window_ms / 1000)
         executor.start()
         metrics.HSM_SESSIONS.set(1)
-        store = SqliteStore(config.db_path())
+        try:
+            store = open_store(config)  # SQLite or PostgreSQL, by config.store / --store
+        except BaseException:  # e.g. StoreUnavailable: the caller reports it, the executor must not linger
+            executor.stop()
+            metrics.HSM_SESSIONS.set(0)
+            raise
         hsm = Pkcs11Hsm(executor)
         settings = Settings(
             cmk_quota=config.cmk_quota,
@@ -53,12 +63,18 @@ class Runtime:
             mechanisms=config.mechanisms,
             software_oaep_unwrap=config.hsm.software_oaep_unwrap,
             key_cache_seconds=config.key_cache_seconds,
+            orphan_grace_seconds=config.orphan_grace_seconds,
+            provisioning_timeout_seconds=config.provisioning_timeout_seconds,
         )
         kms = Kms(store, hsm, clock, settings)
         auth = Authenticator(store, hsm, clock)
-        return cls(config, store, executor, kms, auth, dialect)
+        ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
+        audit = open_audit_log(config, executor.run_sync)
+        return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
 
     def close(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
         self.executor.stop()
         metrics.HSM_SESSIONS.set(0)
         self.store.close()

@@ -16,11 +16,15 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from gateway import tls
 from gateway.config import Config
+from gateway.core.leases import SWEEP_LEASE, Lease, sweep_lease_ttl
 from gateway.grpc_api import server as grpc_server
+from gateway.hsm import health as hsm_health
 from gateway.rest.app import create_app
-from gateway.rest.protocol import http_protocol
+from gateway.rest.protocol import http_protocol, raise_open_file_limit
 from gateway.runtime import Runtime
+from gateway.store.factory import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +64,12 @@ async def run(
     stop: asyncio.Event | None = None,
     sweep: bool = True,
     announce: bool = True,
+    reconcile: bool = True,  # False in workers: their parent reconciled once before spawning them
 ) -> None:
     """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals."""
     cfg = rt.config
     await rt.auth.setup()
-    report = await rt.kms.reconcile() if sweep else None
+    report = await rt.kms.reconcile() if reconcile else None
     if report is not None:
         log.info(
             "reconciled",
@@ -75,17 +80,20 @@ async def run(
             },
         )
 
-    grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port)
+    tls_material = tls.load(cfg.tls)  # each process builds its own contexts (TlsConfigError: refuse to start)
+    grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port, tls=tls_material)
     await grpc.start()
     http_sock = bind(cfg.rest_listen, reuse_port=reuse_port)
+    raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection cap derives from it
     http = _Uvicorn(
         uvicorn.Config(
             create_app(rt),
             lifespan="off",
             log_config=None,
-            http=http_protocol(rt.dialect),  # httptools, with head deadline and size limit
+            http=http_protocol(rt.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
             access_log=False,
             timeout_graceful_shutdown=int(cfg.drain_seconds),
+            ssl_context_factory=(lambda _c, _d: tls.rest_context(tls_material)) if tls_material else None,
         )
     )
     http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
@@ -98,7 +106,13 @@ async def run(
     http_port = http_sock.getsockname()[1]
     log.info(
         "serving" if announce else "worker serving",
-        extra={"grpc_port": grpc_port, "rest_port": http_port, "data_dir": str(cfg.data_dir), "pid": os.getpid()},
+        extra={
+            "grpc_port": grpc_port,
+            "rest_port": http_port,
+            "data_dir": str(cfg.data_dir),
+            "pid": os.getpid(),
+            "tls": tls_material.client_auth if tls_material else "off",  # "off" or the client_auth mode
+        },
     )
 
     if stop is None:
@@ -107,11 +121,13 @@ async def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     sweeper = asyncio.create_task(_sweep(rt, cfg.sweep_interval_s)) if sweep else None
+    hsm_watch = asyncio.create_task(hsm_health.watch(rt.executor, lambda ok: grpc_server.mark_serving(health, ok)))
     if on_ready is not None:
         on_ready(grpc_port, http_port)
     await stop.wait()
 
     log.info("draining", extra={"seconds": cfg.drain_seconds})
+    hsm_watch.cancel()  # before NOT_SERVING: a late probe must not report SERVING again
     await grpc_server.mark_serving(health, False)
     if sweeper is not None:
         sweeper.cancel()
@@ -121,29 +137,46 @@ async def run(
 
 
 async def _sweep(rt: Runtime, interval: float) -> None:
-    """Destroy keys whose deletion date has passed and rotate keys whose interval has, forever."""
-    while True:
-        try:
-            await rt.kms.delete_due_keys()
-        except Exception:
-            log.exception("deletion sweep failed")
-        try:
-            await rt.kms.rotate_due_keys()
-        except Exception:
-            log.exception("rotation sweep failed")
-        try:
-            await rt.kms.import_sweep()  # expired imported material and import parameters (byok.py)
-        except Exception:
-            log.exception("import sweep failed")
-        await asyncio.sleep(interval)
+    """Destroy keys whose deletion date has passed, rotate keys whose interval has, expire imported
+    material, forever — but only while this process holds the sweep lease, so every worker and node
+    may run this loop and the work still happens once (gateway/core/leases.py, docs/several-nodes.md).
+    The lease is renewed before each pass; a holder that dies is replaced after the lease's ttl."""
+    lease = Lease(rt.store, SWEEP_LEASE, sweep_lease_ttl(interval))
+    passes = (
+        ("deletion", rt.kms.delete_due_keys),
+        ("rotation", rt.kms.rotate_due_keys),
+        ("import", rt.kms.import_sweep),  # expired imported material and import parameters (byok.py)
+        ("reconcile", rt.kms.sweep_reconcile),  # stale in-flight rows, orphans past their grace (housekeeping.py)
+    )
+    try:
+        while True:
+            for name, sweep_pass in passes:
+                if not lease.renew():
+                    break
+                try:
+                    await sweep_pass()
+                except Exception:
+                    log.exception(f"{name} sweep failed")
+            await asyncio.sleep(interval)
+    finally:
+        lease.release()  # on drain: the next node need not wait out the ttl
 
 
 def serve(cfg: Config, workers: int = 1) -> int:
-    if workers > 1:
-        from gateway.workers import serve_workers
+    try:
+        tls.load(cfg.tls)  # refuse a bad [tls] section before the token or any worker starts
+    except tls.TlsConfigError as exc:
+        log.error("refusing to start: %s", exc)
+        return 2
+    try:
+        if workers > 1:
+            from gateway.workers import serve_workers
 
-        return serve_workers(cfg, workers)
-    rt = Runtime.open(cfg)
+            return serve_workers(cfg, workers)
+        rt = Runtime.open(cfg)
+    except StoreUnavailable as exc:  # database down or refusing us: one log line, no traceback
+        log.error("refusing to start: %s", exc)
+        return 2
     try:
         asyncio.run(run(rt))
     finally:

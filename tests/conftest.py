@@ -153,6 +153,21 @@ def key_id(kms: KmsClient) -> str:
     return kms.CreateKey(pb.CreateKeyRequest(key_alias=f"k-{uuid.uuid4().hex[:12]}")).key_info.key_id
 
 
+# -- PostgreSQL (tests/pg_support.py) -------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster (or KMSGW_TEST_PG_URL's server); skips without PostgreSQL."""
+    from tests.pg_support import cluster_or_skip
+
+    yield from cluster_or_skip()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """The URL of a fresh, empty database on the test cluster."""
+    return pg_cluster.create_database()
+
+
 # -- the gateway as a separate process ----------------------------------------------
 @dataclass
 class ServeProcess:
@@ -195,7 +210,7 @@ def start_serve(data_dir: Path, *extra: str, argv: list[str] | None = None, time
         try:
             rec = json.loads(line)
         except ValueError:
-            continue
+            rec = {"raw": line}  # a traceback says why a start failed
         lines.append(rec)
         if rec.get("msg") == "serving":
             threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()

@@ -10,7 +10,7 @@ from gateway.core import dialects
 from gateway.core.dialects import DIALECTS, PRIMARY, SECONDARY, Dialect, WireError, get_dialect
 from gateway.core.errors import Err, Kind, KmsError
 
-ALLOWED_STATUS = {"primary": {400, 403, 404, 500}, "secondary": {400, 401, 404, 500}}
+ALLOWED_STATUS = {"primary": {400, 403, 404, 429, 500}, "secondary": {400, 401, 404, 429, 500}}
 AUTH_KINDS = {Kind.UNAUTHENTICATED, Kind.PERMISSION}
 CASES = [(d, e) for d in DIALECTS.values() for e in Err]
 

@@ -3,6 +3,12 @@
 Secret keys must be recoverable to check HMAC signatures, so they are sealed: encrypted
 inside the token by the gateway's own non-extractable key and stored only as ciphertext.
 Bearer tokens are random and stored as their SHA-256: a stolen database yields neither.
+
+Each credential and token may carry a policy (the actions it may perform, see
+``gateway.core.permissions``). Callers are cached in memory, but a cached policy is re-read
+from the store as soon as ``store.generation`` moves (any committed write, here or — with a
+shared store — elsewhere) and at least every :data:`POLICY_RECHECK_SECONDS`: a policy change
+reaches a running server within that bound even when the generation misses it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import string
 import time
 
 from gateway.core import ciphertext as ct
+from gateway.core import permissions
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
@@ -23,7 +30,9 @@ SEAL_KEY_LABEL = "kmsgw:seal"
 TOKEN_PREFIX = "kmsgw1."  # noqa: S105 - a format marker, not a secret
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 _SK_ALPHABET = string.ascii_letters + string.digits
-_CACHE_SECONDS = 300.0
+_CACHE_SECONDS = 300.0  # an unsealed secret stays in memory this long at most
+POLICY_RECHECK_SECONDS = 5.0  # a cached caller (policy) is re-read from the store at least this often
+_MAX_CACHED = 10_000
 
 
 def _hex_id() -> str:
@@ -39,8 +48,12 @@ class Authenticator:
         self.store = store
         self.hsm = hsm
         self.clock = clock
-        self._secrets: dict[str, tuple[float, str, Caller]] = {}
-        self._tokens: dict[str, tuple[int, Caller]] = {}
+        # access key -> [secret expiry (monotonic), secret, caller, store generation, policy re-check due]
+        self._secrets: dict[str, list] = {}
+        # token digest -> [expires_at (ms epoch), caller, store generation, policy re-check due]
+        self._tokens: dict[str, list] = {}
+        # certificate fingerprint -> [caller or None, store generation, re-check due] (caller_from_certificate)
+        self._certificates: dict[str, list] = {}
 
     async def setup(self) -> None:
         await self.hsm.ensure_aes_key(SEAL_KEY_LABEL)
@@ -53,31 +66,84 @@ class Authenticator:
         self.store.put_project(project_id, domain)
         return domain
 
-    async def create_credentials(self, project_id: str, domain_id: str | None = None) -> dict[str, str]:
+    @staticmethod
+    def caller_of(row: CredentialRow) -> Caller:
+        """The caller a credential row authenticates (its principal is the access key)."""
+        return Caller(row.project_id, row.domain_id, row.user_id, row.access_key, row.allowed_actions)
+
+    @staticmethod
+    def caller_of_token(row: TokenRow) -> Caller:
+        """The caller a bearer token authenticates (its principal is the token's user id)."""
+        return Caller(row.project_id, row.domain_id, row.user_id, row.user_id, row.allowed_actions)
+
+    async def create_credentials(
+        self, project_id: str, domain_id: str | None = None, actions: frozenset[str] | None = None
+    ) -> dict[str, object]:
+        if actions is not None:
+            actions = permissions.parse_actions(actions)
         domain = self._domain_for(project_id, domain_id)
         access_key = "".join(secrets.choice(_AK_ALPHABET) for _ in range(20))
         secret_key = "".join(secrets.choice(_SK_ALPHABET) for _ in range(40))
         user_id = _hex_id()
         [(iv, body)] = await self.hsm.seal_many(SEAL_KEY_LABEL, [(secret_key.encode(), _seal_aad(access_key))])
-        self.store.put_credential(CredentialRow(access_key, iv + body, project_id, domain, user_id), ms(time.time()))
+        row = CredentialRow(access_key, iv + body, project_id, domain, user_id, actions)
+        self.store.put_credential(row, ms(time.time()))
         return {
             "access_key": access_key,
             "secret_key": secret_key,
             "project_id": project_id,
             "domain_id": domain,
             "user_id": user_id,
+            "allowed_actions": _policy_out(actions),
+        }
+
+    def set_credential_actions(self, access_key: str, actions: frozenset[str] | None) -> dict[str, object]:
+        """Replace a credential's policy (None = every action); running servers see it within the bound."""
+        if actions is not None:
+            actions = permissions.parse_actions(actions)
+        if not self.store.set_credential_actions(access_key, actions):
+            raise ValueError(f"unknown access key: {access_key}")
+        self._secrets.pop(access_key, None)
+        return self.describe_credential(access_key)
+
+    def describe_credential(self, access_key: str) -> dict[str, object]:
+        """A credential's identity and policy, never its secret."""
+        row = self.store.get_credential(access_key)
+        if row is None:
+            raise ValueError(f"unknown access key: {access_key}")
+        return {
+            "access_key": row.access_key,
+            "project_id": row.project_id,
+            "domain_id": row.domain_id,
+            "user_id": row.user_id,
+            "allowed_actions": _policy_out(row.allowed_actions),
         }
 
     def create_token(
-        self, project_id: str, ttl_seconds: int = 86400, domain_id: str | None = None, user_id: str | None = None
-    ) -> dict[str, str | int]:
+        self,
+        project_id: str,
+        ttl_seconds: int = 86400,
+        domain_id: str | None = None,
+        user_id: str | None = None,
+        actions: frozenset[str] | None = None,
+    ) -> dict[str, object]:
         if ttl_seconds <= 0:
             raise ValueError("ttl must be positive")
+        if actions is not None:
+            actions = permissions.parse_actions(actions)
         domain = self._domain_for(project_id, domain_id)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires = ms(self.clock.now() + ttl_seconds)
-        self.store.put_token(_token_hash(token), TokenRow(project_id, domain, user_id or _hex_id(), expires))
-        return {"token": token, "expires_at": expires, "project_id": project_id, "domain_id": domain}
+        user = user_id or _hex_id()
+        self.store.put_token(_token_hash(token), TokenRow(project_id, domain, user, expires, actions))
+        return {
+            "token": token,
+            "expires_at": expires,
+            "project_id": project_id,
+            "domain_id": domain,
+            "user_id": user,
+            "allowed_actions": _policy_out(actions),
+        }
 
     def caller_from_token(self, token: str | None) -> Caller:
         if not token:
@@ -85,25 +151,39 @@ class Authenticator:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise KmsError(Err.TOKEN_INVALID)
         digest = _token_hash(token)
-        cached = self._tokens.get(digest)
-        if cached is None:
+        now = time.monotonic()
+        generation = self.store.generation
+        hit = self._tokens.get(digest)
+        if hit is None or hit[2] != generation or hit[3] <= now:
             row = self.store.get_token(digest)
             if row is None:
+                self._tokens.pop(digest, None)
                 raise KmsError(Err.TOKEN_INVALID)
-            cached = (row.expires_at, Caller(row.project_id, row.domain_id, row.user_id))
-            if len(self._tokens) > 10_000:
+            if hit is None and len(self._tokens) >= _MAX_CACHED:
                 self._tokens.clear()
-            self._tokens[digest] = cached
-        expires_at, caller = cached
-        if ms(self.clock.now()) >= expires_at:
+            hit = [row.expires_at, self.caller_of_token(row), generation, now + POLICY_RECHECK_SECONDS]
+            self._tokens[digest] = hit
+        if ms(self.clock.now()) >= hit[0]:
             raise KmsError(Err.TOKEN_EXPIRED)
-        return caller
+        return hit[1]
 
     async def secret_for(self, access_key: str) -> tuple[str, Caller]:
-        """The unsealed secret of an access key (kept in memory for a few minutes only)."""
+        """The unsealed secret of an access key and its caller.
+
+        The secret stays in memory for :data:`_CACHE_SECONDS` at most; the caller (its policy) is
+        re-read from the store when the store's generation moved or after POLICY_RECHECK_SECONDS.
+        """
         now = time.monotonic()
+        generation = self.store.generation
         hit = self._secrets.get(access_key)
-        if hit and hit[0] > now:
+        if hit is not None and hit[0] > now:
+            if hit[3] == generation and hit[4] > now:
+                return hit[1], hit[2]
+            row = self.store.get_credential(access_key)
+            if row is None:  # deleted: forget the secret too
+                self._secrets.pop(access_key, None)
+                raise KmsError(Err.SIGNATURE_INVALID, "Unknown access key.")
+            hit[2], hit[3], hit[4] = self.caller_of(row), generation, now + POLICY_RECHECK_SECONDS
             return hit[1], hit[2]
         row = self.store.get_credential(access_key)
         if row is None:
@@ -112,9 +192,42 @@ class Authenticator:
         [plain] = await self.hsm.open_many([(SEAL_KEY_LABEL, iv, body, _seal_aad(access_key))])
         if plain is None:
             raise KmsError(Err.INTERNAL, "A stored credential does not unseal.")
-        caller = Caller(row.project_id, row.domain_id, row.user_id)
-        self._secrets[access_key] = (now + _CACHE_SECONDS, plain.decode(), caller)
+        caller = self.caller_of(row)
+        if access_key not in self._secrets and len(self._secrets) >= _MAX_CACHED:
+            self._secrets.clear()
+        recheck = now + POLICY_RECHECK_SECONDS
+        self._secrets[access_key] = [now + _CACHE_SECONDS, plain.decode(), caller, generation, recheck]
         return plain.decode(), caller
+
+    # -- mTLS: client certificates bound to credentials (H3, docs/tls.md) ---------------------
+    def caller_from_certificate(self, der: bytes) -> Caller | None:
+        """The credential a verified client certificate is bound to (``kmsgw certificates bind``), or None.
+
+        Looked up by the SHA-256 of the DER. Answers (None too) are cached like tokens' callers:
+        re-read when ``store.generation`` moves and at least every POLICY_RECHECK_SECONDS, so an
+        unbind or a policy change made by another process counts within that bound.
+        """
+        fingerprint = hashlib.sha256(der).hexdigest()
+        now = time.monotonic()
+        generation = self.store.generation
+        cache = self._certificates
+        hit = cache.get(fingerprint)
+        if hit is None or hit[1] != generation or hit[2] <= now:
+            caller = None
+            binding = self.store.get_certificate_binding(fingerprint)  # type: ignore[attr-defined]
+            if binding is not None:
+                row = self.store.get_credential(binding.access_key)
+                caller = self.caller_of(row) if row is not None else None
+            if hit is None and len(cache) >= _MAX_CACHED:
+                cache.clear()
+            hit = [caller, generation, now + POLICY_RECHECK_SECONDS]
+            cache[fingerprint] = hit
+        return hit[0]
+
+
+def _policy_out(actions: frozenset[str] | None) -> list[str] | None:
+    """A policy as the CLI prints it: sorted action names, or None for every action."""
+    return None if actions is None else sorted(actions)
 
 
 def _seal_aad(access_key: str) -> bytes:

@@ -126,6 +126,9 @@ _PRIMARY: dict[Err, _Row] = {
     Err.PROJECT_MISMATCH: (403, "KMS.0305"),
     Err.KEY_ACCESS_DENIED: (403, "KMS.0306"),
     Err.OPERATION_DENIED: (403, "KMS.0307"),
+    # No table entry (neither 003 nor 000 has a throttling code): KMS.0314, the next free number after
+    # the 03xx access codes, with HTTP 429 so clients and proxies recognise a retryable throttle.
+    Err.RATE_LIMITED: (429, "KMS.0314"),
     Err.EXTERNAL_KEY_REQUIRED: (400, "KMS.0309"),
     Err.NOT_PENDING_IMPORT: (400, "KMS.0310"),
     Err.RSA_DECRYPT_FAILED: (400, "KMS.0311"),
@@ -223,6 +226,9 @@ _SECONDARY: dict[Err, _Row] = {
     Err.PROJECT_MISMATCH: (401, "KMS.0405"),
     Err.KEY_ACCESS_DENIED: (401, "KMS.0405"),
     Err.OPERATION_DENIED: (401, "KMS.0405"),
+    # 001's kms.0407 "Interface counter exceeded" is its throttling code; its table says 401, but a
+    # 401 would send clients to re-authenticate, so it is answered 429 like the primary dialect.
+    Err.RATE_LIMITED: (429, "KMS.0407", "Interface counter exceeded"),
     Err.EXTERNAL_KEY_REQUIRED: (400, "KMS.0210"),
     Err.NOT_PENDING_IMPORT: (400, "KMS.0248"),
     Err.RSA_DECRYPT_FAILED: (400, "KMS.0239"),

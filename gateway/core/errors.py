@@ -92,6 +92,7 @@ class Err(enum.Enum):
     PROJECT_MISMATCH = (Kind.PERMISSION, "The project in the path is not the caller's project.")
     KEY_ACCESS_DENIED = (Kind.PERMISSION, "No access permissions.")
     OPERATION_DENIED = (Kind.PERMISSION, "No access permissions.")
+    RATE_LIMITED = (Kind.QUOTA, "Too many requests; retry after the Retry-After interval.")
     # import (BYOK)
     EXTERNAL_KEY_REQUIRED = (Kind.INVALID, "External keys required.")
     NOT_PENDING_IMPORT = (Kind.STATE, "The key is not in Pending import state.")

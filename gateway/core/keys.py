@@ -8,6 +8,7 @@ from gateway.core import validate
 from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, KeyPage, KeyRecord, KeyState
+from gateway.hsm.port import key_label
 from gateway.store.port import DuplicateAlias
 
 DAY_MS = 86_400_000
@@ -75,7 +76,11 @@ class KeyLifecycle(CoreBase):
         except BaseException:
             self.store.delete_key(rec.key_id)
             raise
-        self.store.update_key(rec.key_id, provisioning=False)
+        if not self.store.finish_provisioning(rec.key_id):  # type: ignore[attr-defined]
+            # Took longer than provisioning_timeout_seconds and a reconcile dropped the row as a
+            # crash's leftover: the key does not exist, so it must not be acknowledged.
+            await self.hsm.destroy([key_label(rec.key_id, rec.current_version)])
+            raise KmsError(Err.HSM_IO, "Key creation timed out; retry.")
         rec.provisioning = False
         return rec
 

@@ -21,6 +21,11 @@ class Caller:
     project_id: str
     domain_id: str
     user_id: str
+    # Who the audit log and rate limits name: the access key (AK/SK or certificate-bound
+    # credential) or the user id (bearer token).
+    principal: str = ""
+    # The actions this caller may perform (see gateway/core/permissions.py); None = every action.
+    actions: frozenset[str] | None = None
 
 
 @dataclass

@@ -63,8 +63,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import metrics
+from gateway.audit import AuditEvent
 from gateway.core import validate
 from gateway.core.errors import Err, Kind, KmsError
+from gateway.core.gate import audit_key_id, audit_sequence
+from gateway.core.model import Caller
+from gateway.core.ratelimit import RateLimited
 from gateway.rest.auth import RestAuth
 from gateway.rest.routing import Ctx, RestRoute, RouteTable, discover
 from gateway.rest.schemas_common import parse_body
@@ -140,6 +144,19 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+class _Seen:
+    """What the pipeline learned of a request so far (for its audit event)."""
+
+    __slots__ = ("audited", "body", "caller", "parsed", "path_params")
+
+    def __init__(self) -> None:
+        self.caller: Caller | None = None
+        self.parsed: Any = None
+        self.path_params: dict[str, str] = {}
+        self.body = b""
+        self.audited = False
+
+
 class KmsEndpoint:
     """ASGI app for everything that is not /healthz, /metrics or /openapi.json."""
 
@@ -147,6 +164,7 @@ class KmsEndpoint:
         self.rt = rt
         self.table = table
         self.auth = RestAuth(rt.auth, rt.kms.clock)
+        self.gate = rt.gate
         for route in table.routes:
             route.metric = metrics.REQUEST_SECONDS.labels(route.op, "rest")
         self._unknown_metric = metrics.REQUEST_SECONDS.labels("unknown", "rest")
@@ -155,46 +173,88 @@ class KmsEndpoint:
         start = time.perf_counter()
         request_id = os.urandom(16).hex()
         route: RestRoute | None = None
+        req = _Seen()
         body_read = False
         try:
-            route, project_id, path_params = self.table.match(scope["method"], scope["path"])
+            route, project_id, req.path_params = self.table.match(scope["method"], scope["path"])
             headers = Headers(scope=scope)
-            body = await read_body(headers, receive)
+            req.body = await read_body(headers, receive)
             body_read = True
-            caller = await self.auth.caller(scope, headers, body, project_id)
+            req.caller = caller = await self.auth.caller(scope, headers, req.body, project_id)
+            self.gate.admit(caller, route.op)  # before parsing: a refused request costs no more work
             parsed = None
             if route.request is not None:
-                parsed = parse_body(route.request, body)
-                validate.sequence(parsed.sequence)  # type: ignore[attr-defined]
-            result = await route.handler(Ctx(self.rt, caller, path_params, request_id), parsed)
-            if result is None:
-                await _send(send, route.status, b"", request_id, None)
-            else:
-                payload = result.__pydantic_serializer__.to_json(result, exclude_none=True)
-                await _send(send, route.status, payload, request_id, JSON_TYPE)
+                req.parsed = parsed = parse_body(route.request, req.body)
+                validate.sequence(parsed.sequence)
+            result = await route.handler(Ctx(self.rt, caller, req.path_params, request_id), parsed)
+            payload = b"" if result is None else result.__pydantic_serializer__.to_json(result, exclude_none=True)
+            if self.rt.audit is not None:  # fail closed: no answer leaves without its audit line
+                req.audited = True
+                self._audit(route, req, request_id, "OK")
+            await _send(send, route.status, payload, request_id, None if result is None else JSON_TYPE)
         except ClientGone:
             return
         except KmsError as exc:
-            await self._error(send, route, exc, request_id, close=not body_read)
+            await self._error(send, route, req, exc, request_id, close=not body_read)
         except Exception:
             log.exception("unhandled error", extra={"op": route.op if route else "unknown", "transport": "rest"})
-            await self._error(send, route, KmsError(Err.INTERNAL), request_id, close=not body_read)
+            await self._error(send, route, req, KmsError(Err.INTERNAL), request_id, close=not body_read)
         finally:
             (route.metric if route is not None else self._unknown_metric).observe(time.perf_counter() - start)
 
-    async def _error(self, send: Send, route: RestRoute | None, exc: KmsError, request_id: str, close: bool) -> None:
+    def _audit(self, route: RestRoute | None, req: _Seen, request_id: str, result: str) -> None:
+        """One audit event, written before the response leaves (raises if the log cannot take it)."""
+        assert self.rt.audit is not None
+        parsed, caller = req.parsed, req.caller
+        if parsed is None and route is not None and route.request is not None and req.body:
+            try:  # refused before parsing: the key id is still worth recording
+                parsed = parse_body(route.request, req.body)
+            except Exception:  # best effort: a bad body simply names no key
+                parsed = None
+        self.rt.audit.record(
+            AuditEvent(
+                transport="rest",
+                op=route.op if route else "unknown",
+                action=route.action if route else "",
+                principal=caller.principal if caller else "",
+                project_id=caller.project_id if caller else "",
+                key_id=req.path_params.get("key_id", "")[:64] or audit_key_id(parsed),
+                result=result,
+                request_id=request_id,
+                sequence=audit_sequence(parsed),
+            )
+        )
+
+    async def _error(
+        self, send: Send, route: RestRoute | None, req: _Seen, exc: KmsError, request_id: str, close: bool
+    ) -> None:
         wire = self.rt.dialect.render(exc)
+        if self.rt.audit is not None and not req.audited:
+            req.audited = True
+            try:
+                self._audit(route, req, request_id, wire.code)
+            except Exception:  # the error is answered anyway; a fault of the trail itself is a 500
+                log.exception("audit write failed", extra={"op": route.op if route else "unknown"})
+                exc = KmsError(Err.INTERNAL)
+                wire = self.rt.dialect.render(exc)
         metrics.REQUEST_ERRORS.labels(route.op if route else "unknown", "rest", wire.code).inc()
         if exc.err.kind is Kind.INTERNAL:
             log.error("request failed", extra={"op": route.op if route else "unknown", "code": wire.code})
         payload = json.dumps({"error": {"error_code": wire.code, "error_msg": wire.message}}).encode()
-        await _send(send, wire.status, payload, request_id, JSON_TYPE, close=close)
+        extra = ((b"retry-after", str(exc.retry_after).encode()),) if isinstance(exc, RateLimited) else ()
+        await _send(send, wire.status, payload, request_id, JSON_TYPE, close=close, extra=extra)
 
 
 async def _send(
-    send: Send, status: int, payload: bytes, request_id: str, content_type: tuple | None, close: bool = False
+    send: Send,
+    status: int,
+    payload: bytes,
+    request_id: str,
+    content_type: tuple | None,
+    close: bool = False,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    headers = [(b"x-request-id", request_id.encode())]
+    headers = [(b"x-request-id", request_id.encode()), *extra]
     if content_type is not None:
         headers.append(content_type)
         headers.append((b"content-length", str(len(payload)).encode()))
@@ -229,6 +289,13 @@ def create_app(rt: Runtime) -> Starlette:
     openapi_cache: list[bytes] = []
 
     async def healthz(request: Request) -> JSONResponse:
+        """Readiness: 503 while the HSM is down (gateway/hsm/health.py, docs/recovery.md)."""
+        if not rt.executor.healthy:
+            return JSONResponse({"status": "unavailable", "hsm": "fault"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def livez(request: Request) -> JSONResponse:
+        """Liveness: the process answers. An HSM fault heals without a restart, so it is not a liveness failure."""
         return JSONResponse({"status": "ok"})
 
     async def prometheus(request: Request) -> Response:
@@ -246,6 +313,7 @@ def create_app(rt: Runtime) -> Starlette:
         endpoint,
         routes=[
             Route("/healthz", healthz),
+            Route("/livez", livez),
             Route("/metrics", prometheus),
             Route("/openapi.json", openapi),
             Route("/{path:path}", endpoint),  # any other path: KMS.0201 in the error envelope

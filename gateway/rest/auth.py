@@ -7,6 +7,9 @@
   time over the raw path, query, signed headers and body, and ``X-Sdk-Date`` must be within 15
   minutes of the server clock (``rt.kms.clock``, so tests move time instead of sleeping). A replay
   inside that window is accepted (no nonce store), as the SDK's own scheme intends.
+* Neither, on a TLS connection whose client certificate is bound to a credential
+  (``kmsgw certificates bind``): that credential (:meth:`Authenticator.caller_from_certificate`).
+  An explicit token or signature always wins over the certificate; an unbound one is TOKEN_MISSING.
 
 An unknown access key and a wrong secret answer the same error, after the same HMAC work, so a
 caller cannot tell which access keys exist. Signature failures never echo the expected value.
@@ -47,9 +50,14 @@ class RestAuth:
             caller = self.auth.caller_from_token(token.strip())
         else:
             authorization = headers.get("authorization")
-            if not authorization:
-                raise KmsError(Err.TOKEN_MISSING, "Missing X-Auth-Token (or an SDK-HMAC-SHA256 Authorization).")
-            caller = await self._signed_caller(scope, headers, body, authorization)
+            if authorization:
+                caller = await self._signed_caller(scope, headers, body, authorization)
+            else:  # neither: a client certificate bound to a credential (mTLS, docs/tls.md), if any
+                der = scope.get("extensions", {}).get("tls", {}).get("client_cert_der")
+                certified = self.auth.caller_from_certificate(der) if der else None
+                if certified is None:
+                    raise KmsError(Err.TOKEN_MISSING, "Missing X-Auth-Token (or an SDK-HMAC-SHA256 Authorization).")
+                caller = certified
             declared = headers.get("x-project-id")
             if declared is not None and declared != project_id:
                 raise KmsError(Err.PROJECT_MISMATCH, "X-Project-Id differs from the project in the path.")

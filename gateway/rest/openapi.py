@@ -47,6 +47,7 @@ ERROR_STATUSES = {
     "401": "Not authenticated (secondary error dialect).",
     "403": "Not authenticated, or not allowed (primary error dialect).",
     "404": "The key does not exist in the caller's project.",
+    "429": "Rate limited ([limits] of the configuration): retry after the `Retry-After` header's seconds.",
     "500": "Internal or HSM fault.",
 }
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.core import permissions
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
 from gateway.core.service import Kms
@@ -108,6 +109,11 @@ class RouteGroup:
             raise ValueError(f"route path must start with '/': {path!r}")
         if (response is None) != (status == 204):
             raise ValueError(f"{op}: a 204 route has no response model, any other route has one")
+        # The permission action comes from the core's one table; a route that names one must agree.
+        expected = permissions.action_for(op)
+        if not expected or (action and action != expected):
+            raise ValueError(f"{op}: action {action!r} is not the core table's {expected!r} (core/permissions.py)")
+        action = expected
 
         def register(fn: Handler) -> Handler:
             self.routes.append(
