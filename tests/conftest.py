@@ -228,8 +228,8 @@ def _drain(proc: subprocess.Popen, lines: list[dict]) -> None:
             lines.append({"raw": line})
 
 
-def cli(data_dir: Path, *args: str) -> dict:
-    """Run a `kmsgw` CLI command against a data dir and parse its JSON output."""
+def cli(data_dir: Path, *args: str, timeout: float = 180) -> dict:
+    """Run a `kmsgw` CLI command against a data dir and parse its JSON output (a failure shows its stderr)."""
     env = dict(os.environ)
     env.pop("SOFTHSM2_CONF", None)
     out = subprocess.run(
@@ -237,7 +237,24 @@ def cli(data_dir: Path, *args: str) -> dict:
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
-        check=True,
+        timeout=timeout,
     )
+    assert out.returncode == 0, f"kmsgw {' '.join(args[:2])} failed: {out.stderr[-4000:]}"
     return json.loads(out.stdout)
+
+
+class GrpcClient:
+    """A blocking gRPC client of a `kmsgw serve` subprocess: ``client.CreateKey(req)`` with the token."""
+
+    def __init__(self, port: int, token: str, timeout: float = 30) -> None:
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = pb_grpc.KeyManagementServiceStub(self.channel)
+        self.md = (("x-auth-token", token),)
+        self.timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.stub, name)
+        return lambda req: method(req, metadata=self.md, timeout=self.timeout)
+
+    def close(self) -> None:
+        self.channel.close()

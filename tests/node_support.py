@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from tests.conftest import KmsClient
+from tests.conftest import KmsClient, cli
 
 _LIST_LABELS = """
 import json, sys
@@ -65,14 +65,4 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
 
 def run_cli(data_dir: Path, *args: str) -> dict:
     """`kmsgw ARGS --data-dir DIR` in a child process; its JSON output, or a failure that shows its stderr."""
-    env = dict(os.environ)
-    env.pop("SOFTHSM2_CONF", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "gateway", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
-    assert out.returncode == 0, f"kmsgw {' '.join(args[:2])} failed: {out.stderr[-4000:]}"
-    return json.loads(out.stdout)
+    return cli(data_dir, *args)

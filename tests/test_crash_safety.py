@@ -16,6 +16,7 @@ go either way, every acknowledged one must be there. After each restart:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -29,9 +30,8 @@ import grpc
 import pytest
 
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
 from gateway.hsm.port import key_label
-from tests.conftest import cli, kms_code, start_serve
+from tests.conftest import GrpcClient, cli, kms_code, start_serve
 from tests.kms_helpers import list_objects
 
 THREADS = 4
@@ -62,18 +62,7 @@ class Owner:
     acked: int = 0
 
 
-class Client:
-    def __init__(self, port: int, token: str) -> None:
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self.stub = pb_grpc.KeyManagementServiceStub(self.channel)
-        self.md = (("x-auth-token", token),)
-
-    def __getattr__(self, name: str):
-        method = getattr(self.stub, name)
-        return lambda req: method(req, metadata=self.md, timeout=20)
-
-    def close(self) -> None:
-        self.channel.close()
+Client = functools.partial(GrpcClient, timeout=20)
 
 
 # -- the write load -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import hashlib
 import json
 import os
@@ -22,8 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from tests.conftest import ServeProcess, cli, start_serve
+from tests.conftest import GrpcClient, ServeProcess, cli, start_serve
 from tests.kms_helpers import dek_plain, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,18 +31,7 @@ SERVICE = "kms.v1.KeyManagementService"
 CTX = {"app": "restart"}
 
 
-class Client:
-    def __init__(self, port: int, token: str) -> None:
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self.stub = pb_grpc.KeyManagementServiceStub(self.channel)
-        self.md = (("x-auth-token", token),)
-
-    def __getattr__(self, name: str):
-        method = getattr(self.stub, name)
-        return lambda req: method(req, metadata=self.md, timeout=30)
-
-    def close(self) -> None:
-        self.channel.close()
+Client = functools.partial(GrpcClient, timeout=30)
 
 
 def wait_for_log(srv: ServeProcess, msg: str, timeout: float = 15) -> dict:
