@@ -162,6 +162,8 @@ def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS) -> GatewayEndpoi
         ctx.python, "-m", "gateway", "serve", "--data-dir", str(data_dir), "--workers", str(workers),
         "--grpc-listen", f"{LOOPBACK}:0", "--rest-listen", f"{LOOPBACK}:0",
     ]  # fmt: skip
+    if os.environ.get("KMSGW_BENCH_CONFIG"):  # A/B runs: a TOML laid over the defaults (e.g. [audit] off)
+        argv += ["--config", os.environ["KMSGW_BENCH_CONFIG"]]
     proc = ctx.spawn(f"kmsgw-w{workers}", argv, env=env)
     grpc_port, rest_port = _wait_serving(proc)
     target = f"{LOOPBACK}:{grpc_port}"
