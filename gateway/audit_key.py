@@ -68,7 +68,16 @@ def load_or_create(run_sync: RunSync, path: Path) -> bytes:
             pass  # another process won the race: use its key
         finally:
             tmp.unlink()
+        _fsync_dir(path.parent)  # the link must survive a power loss: lines are MAC'd with this key from now on
     return unseal(run_sync, path.read_bytes())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def unseal(run_sync: RunSync, blob: bytes) -> bytes:

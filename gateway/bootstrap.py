@@ -59,9 +59,25 @@ def write_secret(path: Path, value: str) -> None:
 
 def read_secret(path: Path) -> str:
     mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+    if mode & 0o077 and not from_systemd_credentials(path):
         raise PermissionError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
     return path.read_text().strip()
+
+
+def from_systemd_credentials(path: Path | str) -> bool:
+    """True for a file in the unit's ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``).
+
+    systemd 254+ grants the service user access to those files by an ACL, which shows as group
+    bits in the mode; the directory itself is private to the unit and read-only, so the
+    owner-only check of other secret files does not apply there.
+    """
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not creds:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(Path(creds).resolve())
+    except OSError:
+        return False
 
 
 LOCK_FILE = "bootstrap.lock"  # never removed: removing a lock file races with its next taker
@@ -108,6 +124,34 @@ def first_start_lock(data_dir: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
         os.close(fd)
 
 
+_SERVE_LOCKS: list[int] = []  # held for the life of the process (closing the fd would release them)
+
+
+@contextmanager
+def serve_claim(data_dir: Path) -> Iterator[bool]:
+    """Whether this is the only `kmsgw serve` on ``data_dir``, for start-up reconciliation.
+
+    Every serve holds a shared ``flock`` on ``serve.lock`` for its lifetime. A serve that gets it
+    exclusively is alone: it keeps it exclusive for the ``with`` block (so no other serve starts
+    creating keys while it settles every in-flight row of a crash), then shares it. One that does
+    not is not alone: its reconciliation must leave fresh in-flight rows to their makers.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    _SERVE_LOCKS.append(fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        alone = True
+    except BlockingIOError:
+        alone = False
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a serve that is alone reconciles
+    try:
+        yield alone
+    finally:
+        if alone:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+
+
 def _initialize(data_dir: Path, conf: Path, token_label: str) -> None:
     """Write the config, the PINs (as ``.partial``), initialize the token, then move the PINs into place.
 
@@ -123,21 +167,25 @@ def _initialize(data_dir: Path, conf: Path, token_label: str) -> None:
         "slots.removable = false\n"
     )
     so_partial, user_partial = data_dir / "so.pin.partial", data_dir / "hsm.pin.partial"
-    resumed = so_partial.exists() and user_partial.exists()
+    # A crash between the two renames below leaves so.pin in place and hsm.pin.partial beside it.
+    so_source = so_partial if so_partial.exists() else data_dir / "so.pin"
+    resumed = user_partial.exists() and so_source.exists()
+    initialized = token_label in token_labels(conf)
     if resumed:  # a first start died after writing these: its token, if any, has these PINs
-        so_pin, user_pin = read_secret(so_partial), read_secret(user_partial)
-    else:
-        so_pin, user_pin = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        write_secret(so_partial, so_pin)
-        write_secret(user_partial, user_pin)
-    if token_label not in token_labels(conf):
-        _init_token(conf, token_label, so_pin, user_pin)
-    elif not resumed:
+        so_pin, user_pin = read_secret(so_source), read_secret(user_partial)
+    elif initialized:  # checked before writing any PIN file, so the next start refuses too
         raise RuntimeError(
             f"a token labelled {token_label!r} exists in {tokens} but {data_dir / 'hsm.pin'} is missing: "
             "restore the PIN file, or move the tokens directory away to start afresh"
         )
-    os.replace(so_partial, data_dir / "so.pin")
+    else:
+        so_pin, user_pin = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        write_secret(so_partial, so_pin)
+        write_secret(user_partial, user_pin)
+    if not initialized:
+        _init_token(conf, token_label, so_pin, user_pin)
+    if so_partial.exists():
+        os.replace(so_partial, data_dir / "so.pin")
     os.replace(user_partial, data_dir / "hsm.pin")
     _fsync_dir(data_dir)
     log.info(

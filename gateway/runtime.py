@@ -68,8 +68,14 @@ class Runtime:
         )
         kms = Kms(store, hsm, clock, settings)
         auth = Authenticator(store, hsm, clock)
-        ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
-        audit = open_audit_log(config, executor.run_sync)
+        try:
+            ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
+            audit = open_audit_log(config, executor.run_sync)
+        except BaseException:  # e.g. the setup lease timed out, an unreadable audit key: nothing may linger
+            executor.stop()
+            metrics.HSM_SESSIONS.set(0)
+            store.close()
+            raise
         return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
 
     def close(self) -> None:

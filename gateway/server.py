@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -17,7 +18,9 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from gateway import tls
+from gateway.bootstrap import serve_claim
 from gateway.config import Config
+from gateway.core.housekeeping import ReconcileReport
 from gateway.core.leases import SWEEP_LEASE, Lease, sweep_lease_ttl
 from gateway.grpc_api import server as grpc_server
 from gateway.hsm import health as hsm_health
@@ -29,12 +32,29 @@ from gateway.store.factory import StoreUnavailable
 log = logging.getLogger(__name__)
 
 
+TLS_HANDSHAKE_TIMEOUT_S = 10.0  # as the gRPC listener's handshake timeout
+
+
 class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: this process drains both servers together."""
+    """uvicorn without its own signal handling (this process drains both servers together), and
+    with a TLS handshake deadline: asyncio hands a TLS connection to the protocol (where the
+    connection cap and the head deadline live) only after its handshake, and uvicorn leaves the
+    handshake at asyncio's 60 s, so silent clients could hold descriptors outside the cap."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if not self.config.is_ssl:
+            return await super().startup(sockets)
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+        loop.create_server = functools.partial(create_server, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again
 
 
 def split_host_port(listen: str) -> tuple[str, int]:
@@ -69,7 +89,7 @@ async def run(
     """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals."""
     cfg = rt.config
     await rt.auth.setup()
-    report = await rt.kms.reconcile() if reconcile else None
+    report = await reconcile_at_start(rt) if reconcile else None
     if report is not None:
         log.info(
             "reconciled",
@@ -134,6 +154,15 @@ async def run(
     http.should_exit = True
     await asyncio.gather(grpc.stop(cfg.drain_seconds), http_task, return_exceptions=True)
     log.info("stopped")
+
+
+async def reconcile_at_start(rt: Runtime) -> ReconcileReport:
+    """Start-up reconciliation; every in-flight row counts as a crash's leftover only when no other
+    serve shares the data dir's store (bootstrap.serve_claim)."""
+    with serve_claim(rt.config.data_dir) as alone:
+        if not alone:
+            rt.store.shared = True  # another serve may be making a key right now
+        return await rt.kms.reconcile()
 
 
 async def _sweep(rt: Runtime, interval: float) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 
+from gateway.bootstrap import from_systemd_credentials
 from gateway.config import TlsConfig
 
 CLIENT_AUTH_MODES = ("none", "optional", "required")
@@ -57,6 +58,8 @@ class TlsMaterial:
 def load(cfg: TlsConfig) -> TlsMaterial | None:
     """The checked TLS material, or None when TLS is off; :class:`TlsConfigError` says why not."""
     if not cfg.enabled:
+        if cfg.client_auth != "none" or cfg.client_ca_file:  # asked for client certificates: never serve plaintext
+            raise TlsConfigError("[tls] client_auth / client_ca_file need cert_file and key_file (TLS is off)")
         return None
     if not cfg.cert_file or not cfg.key_file:
         raise TlsConfigError("[tls] needs both cert_file and key_file")
@@ -151,7 +154,7 @@ def _check_private(path: str) -> None:
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise TlsConfigError(f"[tls] cannot read key_file {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) and not from_systemd_credentials(path):
         raise TlsConfigError(
             f"[tls] key_file {path} is accessible to group or others (mode {stat.S_IMODE(mode):04o}):"
             f" run `chmod 600 {path}`"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from gateway import logs
 from gateway.config import Config
-from gateway.server import bind, split_host_port
+from gateway.server import bind, reconcile_at_start, split_host_port
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_S = 1.0
@@ -206,4 +206,4 @@ async def _prepare(rt: object) -> None:
 
     assert isinstance(rt, Runtime)
     await rt.auth.setup()
-    await rt.kms.reconcile()
+    await reconcile_at_start(rt)

@@ -476,3 +476,5 @@ def test_serve_with_two_workers_under_load_writes_one_verifiable_chain(tmp_path:
     assert chain_only.returncode == 0 and "MACs NOT checked" in chain_only.stdout
     missing_key = run_verify(str(path), "--data-dir", str(tmp_path / "elsewhere"))
     assert missing_key.returncode == 2 and "no audit MAC key" in missing_key.stderr
+    unreadable = run_verify(str(tmp_path), "--no-mac")  # a directory: could not check (2), not tampered (1)
+    assert unreadable.returncode == 2 and "cannot read" in unreadable.stderr, unreadable.stderr

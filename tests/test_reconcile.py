@@ -289,3 +289,14 @@ def test_start_up_on_an_unshared_store_settles_fresh_rows(gateway, owner):
     assert gateway.rt.store.shared is False
     report = gateway.call(gateway.rt.kms.reconcile())
     assert rec.key_id in report.removed_rows
+
+
+def test_serve_claim_tells_a_lone_serve_from_a_second_one(tmp_path):
+    """Start-up reconciliation settles every in-flight row only in a serve that is alone on its
+    data dir: a second serve (sharing the SQLite store) must leave fresh rows to their maker."""
+    from gateway.bootstrap import serve_claim
+
+    with serve_claim(tmp_path) as first:
+        assert first
+    with serve_claim(tmp_path) as second:  # the first still holds its shared lock
+        assert not second

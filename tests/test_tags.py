@@ -240,6 +240,7 @@ def test_query_validation(kms):
     bad("KMS.0403", matches={"key_alias": "x"})
     bad("KMS.0402", matches={"resource_name": ""})
     bad("KMS.0402", matches={"resource_name": "x" * 256})
+    bad("KMS.0402", matches={"resource_name": "a\x00b"})  # NUL: PostgreSQL refuses it in any text parameter
     dup = pb.ListResourceInstancesRequest(
         action="filter",
         matches=[pb.TagItem(key="resource_name", value="a"), pb.TagItem(key="resource_name", value="b")],

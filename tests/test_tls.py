@@ -342,6 +342,8 @@ def _tls_cfg(pki: Pki, **kw: str) -> config_mod.TlsConfig:
         ({"client_auth": "required"}, "needs client_ca_file"),
         ({"key_file": ""}, "needs both cert_file and key_file"),
         ({"cert_file": "/nonexistent/server.crt"}, "cannot read cert_file"),
+        ({"cert_file": "", "key_file": "", "client_auth": "required"}, "need cert_file and key_file"),
+        ({"cert_file": "", "key_file": "", "client_ca_file": "/etc/ca.crt"}, "need cert_file and key_file"),
     ],
 )
 def test_bad_tls_sections_are_refused(pki: Pki, fields: dict, message: str) -> None:
@@ -392,3 +394,18 @@ def test_bind_refuses_unknown_access_key_and_rebinding(mtls: Gw) -> None:
     assert same["access_key"] == mtls.creds["access_key"]  # binding again to the same credential is a no-op
     nothing = run("unbind", "--fingerprint", "00" * 32)
     assert nothing.returncode == 2 and "is bound" in nothing.stderr
+
+
+def test_silent_client_is_cut_off_at_the_tls_handshake_deadline(optional: Gw):
+    """A client that connects and never sends a ClientHello holds its descriptor only until the
+    handshake deadline (TLS_HANDSHAKE_TIMEOUT_S), not asyncio's default 60 s."""
+    import socket
+    import time
+
+    from gateway.server import TLS_HANDSHAKE_TIMEOUT_S
+
+    with socket.create_connection(("127.0.0.1", optional.proc.http_port), timeout=60) as sock:
+        start = time.monotonic()
+        assert sock.recv(1) == b""  # closed by the server, nothing sent
+        waited = time.monotonic() - start
+    assert TLS_HANDSHAKE_TIMEOUT_S - 1 <= waited < TLS_HANDSHAKE_TIMEOUT_S + 15

@@ -47,7 +47,10 @@ def verify(args: argparse.Namespace) -> int:
             key = audit_key.read_for_verify(cfg)
         except (audit_key.AuditKeyError, OSError, ValueError) as exc:
             return fail(f"{exc} (use --data-dir/--config of the gateway that wrote the file, or --no-mac)")
-    report = walk(path, key, _progress(size) if size >= PROGRESS_MIN_BYTES else None)
+    try:
+        report = walk(path, key, _progress(size) if size >= PROGRESS_MIN_BYTES else None)
+    except OSError as exc:  # a directory, no read permission, an I/O error: could not check (2), not tampered (1)
+        return fail(f"cannot read {path}: {exc.strerror or exc}")
     print(report.summary(path))
     return 0 if report.ok else 1
 

@@ -71,8 +71,7 @@ class Housekeeping(CoreBase):
             elif key_label(rec.key_id, rec.current_version) in labels:
                 self.store.finish_provisioning(rec.key_id)
                 report.finished.append(rec.key_id)
-            else:
-                self.store.delete_key(rec.key_id)
+            elif self.store.drop_provisioning(rec.key_id):  # only while still in flight: never an acknowledged key
                 report.removed_rows.append(rec.key_id)
         self._settle_pending_versions(labels, cutoff, report)
         known = self.store.all_key_ids()

@@ -206,8 +206,11 @@ def _matches(matches: object) -> str | None:
         if name is not None:
             raise KmsError(Err.INVALID_MATCHES, "resource_name appears twice in matches.")
         value = item.get("value")
-        if not isinstance(value, str) or not 1 <= len(value) <= MATCH_VALUE_MAX:
-            raise KmsError(Err.INVALID_MATCH_VALUE, f"A match value must be 1 to {MATCH_VALUE_MAX} characters.")
+        # Control characters can match no alias, and PostgreSQL refuses NUL in any text parameter.
+        if not isinstance(value, str) or not 1 <= len(value) <= MATCH_VALUE_MAX or any(ord(c) < 0x20 for c in value):
+            raise KmsError(
+                Err.INVALID_MATCH_VALUE, f"A match value must be 1 to {MATCH_VALUE_MAX} printable characters."
+            )
         name = value
     return name
 

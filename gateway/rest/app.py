@@ -147,13 +147,14 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
 class _Seen:
     """What the pipeline learned of a request so far (for its audit event)."""
 
-    __slots__ = ("audited", "body", "caller", "parsed", "path_params")
+    __slots__ = ("audited", "body", "caller", "parse_tried", "parsed", "path_params")
 
     def __init__(self) -> None:
         self.caller: Caller | None = None
         self.parsed: Any = None
         self.path_params: dict[str, str] = {}
         self.body = b""
+        self.parse_tried = False  # parse_body ran (its result or error is final: not parsed again)
         self.audited = False
 
 
@@ -184,6 +185,7 @@ class KmsEndpoint:
             self.gate.admit(caller, route.op)  # before parsing: a refused request costs no more work
             parsed = None
             if route.request is not None:
+                req.parse_tried = True
                 req.parsed = parsed = parse_body(route.request, req.body)
                 validate.sequence(parsed.sequence)
             result = await route.handler(Ctx(self.rt, caller, req.path_params, request_id), parsed)
@@ -206,7 +208,7 @@ class KmsEndpoint:
         """One audit event, written before the response leaves (raises if the log cannot take it)."""
         assert self.rt.audit is not None
         parsed, caller = req.parsed, req.caller
-        if parsed is None and route is not None and route.request is not None and req.body:
+        if parsed is None and not req.parse_tried and route is not None and route.request is not None and req.body:
             try:  # refused before parsing: the key id is still worth recording
                 parsed = parse_body(route.request, req.body)
             except Exception:  # best effort: a bad body simply names no key

@@ -686,6 +686,12 @@ class SqlStore:
             for label in labels:
                 conn.execute("DELETE FROM orphan_objects WHERE label = ?", (label,))
 
+    def drop_provisioning(self, key_id: str) -> bool:
+        """Delete a key row only while it is still provisioning; False when its creator finished it
+        meanwhile (a reconcile must never delete a key that was just acknowledged)."""
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM keys WHERE key_id = ? AND provisioning = 1", (key_id,)).rowcount == 1
+
 
 def _row_to_import(row: sqlite3.Row) -> ImportParamsRow:
     pub = row["public_key"]
