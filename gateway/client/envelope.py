@@ -26,6 +26,7 @@ context by the gateway itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -276,8 +277,21 @@ def _atomic_output(dst: str | os.PathLike, overwrite: bool) -> Iterator[BinaryIO
         if overwrite:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # fails if dst appeared meanwhile: never clobber
-            os.unlink(tmp)
+            try:
+                os.link(tmp, path)  # fails if dst appeared meanwhile: never clobber
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EOPNOTSUPP):
+                    raise
+                # No hard links here (vfat, some FUSE and network mounts): claim the name with
+                # O_EXCL, then move the finished file over that empty placeholder.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                try:
+                    os.replace(tmp, path)
+                except BaseException:
+                    os.unlink(path)  # our empty placeholder, never a file someone else wrote
+                    raise
+            else:
+                os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

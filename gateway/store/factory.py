@@ -25,7 +25,10 @@ class StoreUnavailable(RuntimeError):
 
 def resolved_url(config: Config) -> str:
     """``store`` when set, else the legacy ``sqlite_path``, else "" (``<data_dir>/kms.db``)."""
-    return config.store or (f"sqlite:{config.sqlite_path}" if config.sqlite_path else "")
+    if config.store:
+        return config.store
+    # The legacy option was a path relative to the working directory, as it always was.
+    return f"sqlite://{Path(config.sqlite_path).resolve()}" if config.sqlite_path else ""
 
 
 def open_store(config: Config) -> SqlStore:
