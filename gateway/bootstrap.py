@@ -93,11 +93,60 @@ def ensure_softhsm(data_dir: Path, token_label: str = DEFAULT_TOKEN_LABEL) -> Pa
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     conf = data_dir / "softhsm2.conf"
     if _initialized(data_dir):
+        guard_token_files(data_dir)
         return conf  # the usual start: no lock taken
     with first_start_lock(data_dir):
         if not _initialized(data_dir):  # re-check: another process may have finished while we waited
             _initialize(data_dir, conf, token_label)
+    guard_token_files(data_dir)
     return conf
+
+
+TOKEN_BACKUPS = "token-backups"  # noqa: S105 - a directory name, not a secret
+
+
+def guard_token_files(data_dir: Path) -> list[str]:
+    """Keep a copy of each managed token's ``token.object``; put it back when a crash emptied it.
+
+    SoftHSM2 2.6 rewrites ``token.object`` in place (truncate, then write) at every C_Login, to
+    clear the PIN-retry flags. A process killed (kill -9, power loss) between the two leaves the
+    file empty, and with it the token's label and wrapped PIN keys: the token is gone and every key
+    with it (seen in tests/test_crash_safety.py). Beyond the label and the PIN-wrapped keys, which
+    the gateway never changes, the file holds only retry flags and a write counter, so the copy
+    taken once the token was whole restores it (tests/test_first_start.py). Returns the token
+    directories repaired.
+    """
+    backups = data_dir / TOKEN_BACKUPS
+    repaired = []
+    for obj in sorted((data_dir / "tokens").glob("*/token.object")):
+        backup = backups / f"{obj.parent.name}.token.object"
+        if obj.stat().st_size == 0 and backup.exists():
+            time.sleep(0.2)  # a live process mid-rewrite refills it within microseconds
+            if obj.stat().st_size == 0:
+                _write_atomic(obj, backup.read_bytes())
+                repaired.append(obj.parent.name)
+                log.warning(
+                    "token.object was empty after a crash; restored from its copy", extra={"token_dir": str(obj.parent)}
+                )
+        elif not backup.exists():
+            first = obj.read_bytes()
+            time.sleep(0.05)
+            if first and obj.read_bytes() == first:  # not caught mid-rewrite by another process
+                backups.mkdir(exist_ok=True, mode=0o700)
+                _write_atomic(backup, first)
+    return repaired
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def _initialized(data_dir: Path) -> bool:

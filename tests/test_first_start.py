@@ -109,3 +109,34 @@ def test_a_token_without_its_pin_file_is_not_silently_replaced(tmp_path):
     assert out.returncode != 0
     assert "hsm.pin" in out.stderr and "is missing" in out.stderr
     assert token_labels(data_dir / "softhsm2.conf") == [DEFAULT_TOKEN_LABEL]  # no second token
+
+
+def test_token_emptied_by_a_crash_is_restored(tmp_path):
+    """SoftHSM2 rewrites token.object in place at every login; a kill -9 in between leaves it
+    empty and the token (and every key) gone. The copy taken at first start brings it back."""
+    from tests.conftest import GrpcClient, cli
+
+    data_dir = tmp_path / "var"
+    token = cli(data_dir, "token", "create", "--project-id", "p-crash")["token"]
+    [obj] = (data_dir / "tokens").glob("*/token.object")
+    assert (data_dir / "token-backups" / f"{obj.parent.name}.token.object").stat().st_size > 0  # taken at first start
+    srv = start_serve(data_dir, "--workers", "1")
+    try:
+        kms = GrpcClient(srv.grpc_port, token)
+        key_id = kms.CreateKey(pb.CreateKeyRequest(key_alias="survivor")).key_info.key_id
+        made = kms.CreateDataKey(pb.CreateDataKeyRequest(key_id=key_id))
+        kms.close()
+    finally:
+        assert srv.terminate() == 0
+    obj.write_bytes(b"")  # what a kill -9 in the middle of SoftHSM2's rewrite leaves
+    srv = start_serve(data_dir, "--workers", "1")
+    try:
+        kms = GrpcClient(srv.grpc_port, token)
+        out = kms.DecryptDataKey(
+            pb.DecryptDataKeyRequest(key_id=key_id, cipher_text=made.cipher_text, datakey_cipher_length=32)
+        )
+        assert out.data_key == made.plain_text
+        kms.close()
+    finally:
+        assert srv.terminate() == 0
+    assert any(rec.get("msg", "").startswith("token.object was empty") for rec in srv.log_lines)
