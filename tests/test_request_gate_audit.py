@@ -87,6 +87,9 @@ def test_rest_events(gateway, audit) -> None:
         assert error_of(anon.call("/list-keys", {})) == (403, "KMS.0301")
         failed = audit.events[-1]
         assert (failed.principal, failed.project_id, failed.op, failed.result) == ("", "", "list_keys", "KMS.0301")
+        # An unauthenticated body is never parsed, not even for the audit line's key id.
+        assert error_of(anon.call("/describe-key", {"key_id": key_id}))[1] == "KMS.0301"
+        assert (audit.events[-1].op, audit.events[-1].key_id) == ("describe_key", "")
         assert error_of(anon.call("/no-such-op", {}))[1] == "KMS.0201"
         assert (audit.events[-1].op, audit.events[-1].action) == ("unknown", "")
     finally:

@@ -208,8 +208,11 @@ class KmsEndpoint:
         """One audit event, written before the response leaves (raises if the log cannot take it)."""
         assert self.rt.audit is not None
         parsed, caller = req.parsed, req.caller
-        if parsed is None and not req.parse_tried and route is not None and route.request is not None and req.body:
-            try:  # refused before parsing: the key id is still worth recording
+        # Refused after authentication but before parsing (permission, rate limit): the key id is still
+        # worth recording. Never for an unauthenticated request: parsing its body would be free work.
+        refused_early = parsed is None and not req.parse_tried and caller is not None
+        if refused_early and route is not None and route.request is not None and req.body:
+            try:
                 parsed = parse_body(route.request, req.body)
             except Exception:  # best effort: a bad body simply names no key
                 parsed = None
