@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from gateway import config as config_mod
-from gateway import logs
-from gateway.config import Config
+from gateway.app import config as config_mod
+from gateway.app.config import Config
 from gateway.store.url import has_password
+from gateway.telemetry import logs
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from gateway import audit_key
-    from gateway.audit_verify import verify as walk
+    from gateway.audit import key as audit_key
+    from gateway.audit.verify import verify as walk
 
     cfg = load_config(args)
     path = Path(args.file) if args.file else cfg.audit_path()

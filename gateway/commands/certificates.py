@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def bind_cmd(args: argparse.Namespace) -> int:
     from cryptography import x509
 
-    from gateway import tls
+    from gateway.app import tls
 
     try:
         der = tls.certificate_der(Path(args.cert).read_bytes())
@@ -77,7 +77,7 @@ def bind_cmd(args: argparse.Namespace) -> int:
 
 
 def unbind_cmd(args: argparse.Namespace) -> int:
-    from gateway import tls
+    from gateway.app import tls
 
     try:
         if args.cert:
@@ -100,7 +100,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def _with_store(args: argparse.Namespace, fn: Callable[[Any], Any]) -> Any:
     """Run ``fn(store)`` on the configured metadata store (opened as every command opens it)."""
-    from gateway.runtime import Runtime
+    from gateway.app.runtime import Runtime
 
     rt = Runtime.open(load_config(args))
     try:

@@ -77,7 +77,7 @@ def show(args: argparse.Namespace) -> int:
 
 
 def _with_runtime(args: argparse.Namespace, work: Callable[[Any], dict]) -> int:
-    from gateway.runtime import Runtime
+    from gateway.app.runtime import Runtime
 
     rt = Runtime.open(load_config(args))
     try:

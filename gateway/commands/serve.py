@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, grpc_listen=args.grpc_listen, rest_listen=args.rest_listen, log_level=args.log_level)
-    from gateway import logs
-    from gateway.server import serve
+    from gateway.app.server import serve
+    from gateway.telemetry import logs
 
     logs.setup(cfg.log_level)
     workers = args.workers if args.workers is not None else cfg.workers or (os.cpu_count() or 1)

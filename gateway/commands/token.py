@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def create(args: argparse.Namespace) -> int:
-    from gateway.runtime import Runtime
+    from gateway.app.runtime import Runtime
 
     try:
         actions = policy_from(args.allow)

@@ -12,13 +12,13 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gateway import metrics
 from gateway.core import ciphertext as ct
 from gateway.core import validate
 from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, DataKey, DecryptedDataKey, ItemResult, KeyRecord
 from gateway.hsm.port import key_label
+from gateway.telemetry import metrics
 
 DIGEST_BYTES = 32
 DEFAULT_BITS = 256

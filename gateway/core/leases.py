@@ -21,7 +21,7 @@ from gateway.store.port import LeaseStore
 
 log = logging.getLogger(__name__)
 
-SWEEP_LEASE = "sweep"  # deletions, rotations, import expiry (gateway/server.py _sweep)
+SWEEP_LEASE = "sweep"  # deletions, rotations, import expiry (gateway/app/server.py _sweep)
 SETUP_LEASE = "setup"  # the gateway's own token keys, made once on a fresh token (bootstrap.ensure_own_keys)
 _PROCESS_TAG = secrets.token_hex(4)  # tells apart two processes that reuse a pid (containers: pid 1)
 
@@ -101,7 +101,7 @@ async def exclusive(
 def exclusive_sync(
     store: LeaseStore, name: str, *, ttl_s: float = 30.0, wait_s: float = 120.0, poll_s: float = 0.05
 ) -> Iterator[Lease]:
-    """:func:`exclusive` for start-up code that runs before any event loop (gateway/bootstrap.py)."""
+    """:func:`exclusive` for start-up code that runs before any event loop (gateway/hsm/softhsm.py)."""
     lease = Lease(store, name, ttl_s, announce=False)
     deadline = time.monotonic() + wait_s
     while not lease.renew():

@@ -11,11 +11,11 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
+from gateway.app.runtime import Runtime
+from gateway.app.tls import TlsMaterial, grpc_credentials
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.servicer import KmsServicer
 from gateway.grpc_api.servicer_base import Undecodable
-from gateway.runtime import Runtime
-from gateway.tls import TlsMaterial, grpc_credentials
 
 SERVICE = pb.DESCRIPTOR.services_by_name["KeyManagementService"]
 SERVICE_NAME = SERVICE.full_name

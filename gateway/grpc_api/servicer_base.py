@@ -16,8 +16,9 @@ from typing import Any
 
 import grpc
 
-from gateway import metrics
-from gateway.audit import AuditEvent
+from gateway.app.runtime import Runtime
+from gateway.app.tls import peer_der_of_grpc
+from gateway.audit.trail import AuditEvent
 from gateway.core import permissions, validate
 from gateway.core.errors import Err, KmsError
 from gateway.core.gate import audit_key_id, audit_sequence
@@ -25,8 +26,7 @@ from gateway.core.model import Caller
 from gateway.core.ratelimit import RateLimited
 from gateway.grpc_api.errors import STATUS_BY_KIND
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.runtime import Runtime
-from gateway.tls import peer_der_of_grpc
+from gateway.telemetry import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Caller], Awaitable[Any]]

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import pkcs11
 
-from gateway import metrics
 from gateway.core.errors import Err, KmsError
 from gateway.hsm.token import SESSION_FAULTS, TokenSession
+from gateway.telemetry import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

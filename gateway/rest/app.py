@@ -62,8 +62,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import metrics
-from gateway.audit import AuditEvent
+from gateway.app.runtime import Runtime
+from gateway.audit.trail import AuditEvent
 from gateway.core import validate
 from gateway.core.errors import Err, Kind, KmsError
 from gateway.core.gate import audit_key_id, audit_sequence
@@ -72,7 +72,7 @@ from gateway.core.ratelimit import RateLimited
 from gateway.rest.auth import RestAuth
 from gateway.rest.routing import Ctx, RestRoute, RouteTable, discover
 from gateway.rest.schemas_common import parse_body
-from gateway.runtime import Runtime
+from gateway.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

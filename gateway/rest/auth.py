@@ -2,7 +2,7 @@
 
 * ``X-Auth-Token: kmsgw1....`` (from ``kmsgw token create``) → :meth:`Authenticator.caller_from_token`.
 * ``Authorization: SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...`` as the official SDK
-  signs (``gateway.rest.signing``): the access key's secret comes from the core
+  signs (``gateway.rest.aksk_signatures``): the access key's secret comes from the core
   (:meth:`Authenticator.secret_for`, sealed in the token), the signature is checked in constant
   time over the raw path, query, signed headers and body, and ``X-Sdk-Date`` must be within 15
   minutes of the server clock (``rt.kms.clock``, so tests move time instead of sleeping). A replay
@@ -26,7 +26,7 @@ from gateway.core.auth import Authenticator
 from gateway.core.clock import Clock
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
-from gateway.rest.signing import (
+from gateway.rest.aksk_signatures import (
     SignatureError,
     SignedRequest,
     StaleRequestError,

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from gateway.bootstrap import read_secret
+from gateway.secret_files import read_secret
 from gateway.store import url as store_url
 from gateway.store.sql import SqlStore
 from gateway.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from gateway.config import Config, PostgresConfig
+    from gateway.app.config import Config, PostgresConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def open_url(url: str, data_dir: Path, pg: PostgresConfig | None = None) -> SqlS
         return SqliteStore(target.sqlite_path)
     import psycopg  # loads only when used
 
-    from gateway.config import PostgresConfig
+    from gateway.app.config import PostgresConfig
     from gateway.store.postgres import PostgresStore
 
     pg = pg or PostgresConfig()

@@ -1,0 +1,87 @@
+"""Wires the ports to their adapters: one place that builds what `serve` and the CLI use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from gateway.app.config import Config
+from gateway.app.first_start import ensure_own_keys
+from gateway.audit.key import open_audit_log
+from gateway.audit.trail import AuditLog
+from gateway.core.auth import Authenticator
+from gateway.core.base import Settings
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.dialects import Dialect, get_dialect
+from gateway.core.gate import RequestGate
+from gateway.core.service import Kms
+from gateway.hsm.executor import HsmExecutor
+from gateway.hsm.port import Pkcs11Hsm
+from gateway.hsm.softhsm import ensure_softhsm
+from gateway.hsm.token import TokenSession
+from gateway.store.factory import open_store
+from gateway.store.sql import SqlStore
+from gateway.telemetry import metrics
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: SqlStore  # SqliteStore or PostgresStore (gateway/store/factory.py)
+    executor: HsmExecutor
+    kms: Kms
+    auth: Authenticator
+    dialect: Dialect
+    audit: AuditLog | None = None  # the request audit trail (gateway/audit/trail.py); None: not kept
+    gate: RequestGate = field(default_factory=RequestGate)  # permission + rate limit per request
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock | None = None) -> Runtime:
+        clock = clock or SystemClock()
+        dialect = get_dialect(config.error_dialect)
+        gate = RequestGate.from_config(config.limits)  # a bad [limits] table fails here, before the HSM opens
+        if config.managed_softhsm:
+            ensure_softhsm(config.data_dir, config.hsm.token_label)
+        else:
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conf = config.softhsm_conf_path()
+        if conf is not None:
+            os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
+        token = TokenSession(config.module_path(), config.hsm.token_label, config.read_pin())
+        executor = HsmExecutor(token, max_batch=config.hsm.max_batch, window_s=config.hsm.batch_window_ms / 1000)
+        executor.start()
+        metrics.HSM_SESSIONS.set(1)
+        try:
+            store = open_store(config)  # SQLite or PostgreSQL, by config.store / --store
+        except BaseException:  # e.g. StoreUnavailable: the caller reports it, the executor must not linger
+            executor.stop()
+            metrics.HSM_SESSIONS.set(0)
+            raise
+        hsm = Pkcs11Hsm(executor)
+        settings = Settings(
+            cmk_quota=config.cmk_quota,
+            grant_per_cmk_quota=config.grant_per_cmk_quota,
+            mechanisms=config.mechanisms,
+            software_oaep_unwrap=config.hsm.software_oaep_unwrap,
+            key_cache_seconds=config.key_cache_seconds,
+            orphan_grace_seconds=config.orphan_grace_seconds,
+            provisioning_timeout_seconds=config.provisioning_timeout_seconds,
+        )
+        kms = Kms(store, hsm, clock, settings)
+        auth = Authenticator(store, hsm, clock)
+        try:
+            ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
+            audit = open_audit_log(config, executor.run_sync)
+        except BaseException:  # e.g. the setup lease timed out, an unreadable audit key: nothing may linger
+            executor.stop()
+            metrics.HSM_SESSIONS.set(0)
+            store.close()
+            raise
+        return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
+
+    def close(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
+        self.executor.stop()
+        metrics.HSM_SESSIONS.set(0)
+        self.store.close()
