@@ -15,7 +15,7 @@ from gateway.core.byok import TOKEN_KEY_LABEL
 from gateway.core.leases import SETUP_LEASE, exclusive_sync
 
 if TYPE_CHECKING:
-    from gateway.store.port import LeaseStore
+    from gateway.core.ports.store import LeaseStore
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.commands._common import add_common, fail, load_config
-from gateway.store.port import CertificateBindingRow
+from gateway.core.ports.store import CertificateBindingRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -23,8 +23,8 @@ from gateway.core import permissions
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
+from gateway.core.ports.store import CredentialRow, MetadataStore, TokenRow
 from gateway.hsm.port import HsmPort
-from gateway.store.port import CredentialRow, MetadataStore, TokenRow
 
 SEAL_KEY_LABEL = "kmsgw:seal"
 TOKEN_PREFIX = "kmsgw1."  # noqa: S105 - a format marker, not a secret

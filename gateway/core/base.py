@@ -10,8 +10,8 @@ from gateway.core import validate
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, KeyRecord, KeyState
+from gateway.core.ports.store import MetadataStore
 from gateway.hsm.port import HsmPort
-from gateway.store.port import MetadataStore
 
 KEY_CACHE_MAX = 10_000
 SYMMETRIC_SPECS = frozenset({"AES_256", "SM4"})

@@ -28,9 +28,9 @@ from gateway.core import validate
 from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, KeyRecord, KeyState
+from gateway.core.ports.store import ImportParamsRow
 from gateway.hsm.mechanisms import BUILTIN
 from gateway.hsm.port import key_label
-from gateway.store.port import ImportParamsRow
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ class Housekeeping(CoreBase):
         labels = set(await self.hsm.secret_key_labels())
         labels |= set(await self.hsm.private_key_labels())  # type: ignore[attr-defined]  # key pairs
         now = self.now_ms()
-        exclusive = at_start and not getattr(self.store, "shared", True)
+        exclusive = at_start and not self.store.shared
         cutoff = now + 1 if exclusive else now - int(self.settings.provisioning_timeout_seconds * 1000)
         for rec in self.store.provisioning_keys():
             if rec.creation_date > cutoff:

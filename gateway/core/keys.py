@@ -8,8 +8,8 @@ from gateway.core import validate
 from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, KeyPage, KeyRecord, KeyState
+from gateway.core.ports.store import DuplicateAlias
 from gateway.hsm.port import key_label
-from gateway.store.port import DuplicateAlias
 
 DAY_MS = 86_400_000
 PENDING_DAYS = (7, 1096)

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from gateway.store.port import LeaseStore
+from gateway.core.ports.store import LeaseStore
 
 log = logging.getLogger(__name__)
 

@@ -125,6 +125,8 @@ class _Connection:
 class PostgresStore(SqlStore):
     """The store on PostgreSQL: SqlStore's methods over a pool; only the primitives are its own."""
 
+    shared: bool = True  # other nodes may be writing at any time, this one's start-up included
+
     def __init__(
         self,
         url: str,

@@ -6,7 +6,7 @@ yielding a connection-like object whose ``execute(sql, args)`` returns a cursor 
 ``fetchone``/``fetchall``/``rowcount``. Rows are addressable by position and by column name.
 SQL uses ``?`` placeholders and portable syntax; the PostgreSQL adapter translates the rest.
 
-New store methods go at the end of ``SqlStore`` (their signatures in port.py) and must use only
+New store methods go at the end of ``SqlStore`` (their signatures in gateway/core/ports/store.py) and must use only
 these primitives with portable SQL: ``INSERT ... ON CONFLICT (...) DO UPDATE/NOTHING``, no
 sqlite-only functions, pragmas or ``rowid``. Inside ``with self._tx() as conn`` read through
 ``conn`` only (``_one``/``_all`` take another connection on PostgreSQL and would not see the
@@ -21,7 +21,7 @@ from dataclasses import fields
 from typing import Any
 
 from gateway.core.model import Grant, KeyRecord, KeyState
-from gateway.store.port import (
+from gateway.core.ports.store import (
     CertificateBindingRow,
     CredentialRow,
     DuplicateAlias,
@@ -87,6 +87,7 @@ class SqlStore:
     primitives below. Add new methods at the END of this class (a commented section per feature)."""
 
     path: str  # for messages (a PostgreSQL URL without its password)
+    shared: bool  # MetadataStore.shared; each adapter sets its own
 
     @property
     def generation(self) -> int:
@@ -594,7 +595,7 @@ class SqlStore:
             )
             return cur.rowcount > 0
 
-    # -- mTLS certificate bindings (H3, migration 0005; see gateway/store/port.py CertificateStore) -------
+    # -- mTLS certificate bindings (migration 0005; gateway/core/ports/store.py CertificateStore) -------
     def bind_certificate(self, row: CertificateBindingRow) -> CertificateBindingRow:
         """Bind a fingerprint to an access key; an existing binding is kept and returned as it is."""
         with self._tx() as conn:

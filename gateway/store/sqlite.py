@@ -23,7 +23,7 @@ DATA_VERSION_POLL_S = 0.001  # bound on how late another process's commit change
 
 
 class SqliteStore(SqlStore):
-    shared = False  # one host's store: start-up reconciliation may settle every in-flight row (housekeeping.py)
+    shared: bool = False  # True once another serve runs on this file (MetadataStore.shared, app/server.py)
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)

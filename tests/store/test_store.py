@@ -22,12 +22,12 @@ import pytest
 
 from gateway.app.config import PostgresConfig
 from gateway.core.model import Grant, KeyRecord, KeyState
+from gateway.core.ports.store import CredentialRow, DuplicateAlias, ImportParamsRow, TokenRow
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
 from gateway.store import url as store_url
 from gateway.store.factory import open_url
 from gateway.store.migrate import migration_files, to_postgres
-from gateway.store.port import CredentialRow, DuplicateAlias, ImportParamsRow, TokenRow
 from gateway.store.postgres import translate
 from gateway.store.sql import IntegrityError
 from tests.support.rest import Rest
@@ -340,7 +340,7 @@ def test_caller_policies(store):
 
 
 def test_certificate_bindings(store):
-    from gateway.store.port import CertificateBindingRow
+    from gateway.core.ports.store import CertificateBindingRow
 
     store.put_credential(CredentialRow("AK1", b"s", "p1", "d1", "u1"), 1)
     row = CertificateBindingRow("f" * 64, "AK1", "CN=a", BIG_MS, 5)

@@ -1,0 +1,270 @@
+"""The metadata store contract: what the core needs from a store, split by aggregate, nothing about SQL.
+
+Each Protocol below covers one aggregate (its tables and the rules written with them);
+``MetadataStore`` is all of them plus the store-wide ``generation``, ``shared`` and ``close()``.
+A part of the core that needs one aggregate only may ask for that Protocol (``LeaseStore`` for
+gateway/core/leases.py); the core's services take a ``MetadataStore``. The adapters
+(gateway/store) implement every Protocol on SQLite and PostgreSQL; the row and value types the
+methods exchange live here, beside them. Timestamps are ms since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.core.model import Grant, KeyRecord, KeyState
+
+# -- rows and values -----------------------------------------------------------------------
+
+
+class DuplicateAlias(Exception):
+    """The (project, alias) pair is taken."""
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    access_key: str
+    sealed_secret: bytes
+    project_id: str
+    domain_id: str
+    user_id: str
+    allowed_actions: frozenset[str] | None = None  # None = every action (see gateway/core/permissions.py)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    project_id: str
+    domain_id: str
+    user_id: str
+    expires_at: int  # ms epoch
+    allowed_actions: frozenset[str] | None = None  # None = every action
+
+
+@dataclass(frozen=True)
+class RotationRow:
+    enabled: bool
+    interval_days: int
+    base_at: int  # ms epoch: the enable time or the last rotation; next due at base_at + interval
+    last_rotation_at: int | None
+    rotations: int
+
+
+@dataclass(frozen=True)
+class ImportParamsRow:
+    """One get-parameters-for-import answer: its wrapping key pair on the token and its expiry."""
+
+    token_id: str  # 32 hex characters
+    key_id: str
+    wrapping_label: str
+    wrapping_algorithm: str
+    public_key: bytes | None  # SubjectPublicKeyInfo DER, None until the pair exists
+    created_at: int  # ms epoch
+    expires_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class MaterialRow:
+    """Imported key material of an external key: its check value, and whether it is on the token now."""
+
+    check_value: bytes
+    first_imported_at: int
+    present: bool
+
+
+@dataclass(frozen=True)
+class CertificateBindingRow:
+    """A client certificate (by the SHA-256 of its DER) bound to a credential."""
+
+    fingerprint: str  # lowercase hex
+    access_key: str
+    subject: str  # RFC 4514 form, informational
+    not_after: int  # ms epoch, informational (the TLS layer enforces validity)
+    created_at: int  # ms epoch
+
+
+# -- one Protocol per aggregate ------------------------------------------------------------
+
+
+class KeyStore(Protocol):
+    """Key rows. Rows still being created (``provisioning``) are invisible to listings and counts."""
+
+    def insert_key(self, rec: KeyRecord) -> None:
+        """Insert the key and its first version; DuplicateAlias when the project has that alias."""
+
+    def get_key(self, project_id: str, key_id: str) -> KeyRecord | None: ...
+    def get_key_by_id(self, key_id: str) -> KeyRecord | None: ...
+    def update_key(self, key_id: str, **fields: object) -> None:
+        """Change columns of a key (not its id, project, domain or creation date); DuplicateAlias."""
+
+    def delete_key(self, key_id: str) -> None: ...
+    def list_keys(
+        self, project_id: str, key_state: KeyState | None, offset: int, limit: int
+    ) -> tuple[list[KeyRecord], int]: ...
+    def count_keys(self, project_id: str, *, include_default: bool = False) -> int: ...
+    def keys_due_for_deletion(self, now_ms: int) -> list[KeyRecord]: ...
+    def all_key_ids(self) -> set[str]: ...
+
+
+class KeyVersionStore(Protocol):
+    """Key versions and rotation settings. A rotation is settled crash-safely: ``begin_key_version``
+    claims a pending row, ``finish_key_version`` moves ``current_version`` in the same commit."""
+
+    def key_versions(self, key_id: str) -> list[int]: ...
+    def add_key_version(self, key_id: str, version: int, created_at: int) -> None: ...
+    def begin_key_version(self, key_id: str, version: int, created_at: int) -> bool:
+        """Claim ``version`` as pending; False when that version exists (or is being made) already."""
+
+    def finish_key_version(self, key_id: str, version: int, now_ms: int) -> bool:
+        """Settle a pending version and make it current; False (nothing changed) when the pending row
+        is gone or the key is no longer at ``version - 1``: the caller must not use what it made."""
+
+    def drop_key_version(self, key_id: str, version: int) -> None: ...
+    def pending_key_versions(self) -> list[tuple[str, int]]: ...
+    def get_rotation(self, key_id: str) -> RotationRow | None: ...
+    def put_rotation(self, key_id: str, *, enabled: bool, interval_days: int, base_at: int) -> None: ...
+    def keys_due_for_rotation(self, now_ms: int, day_ms: int) -> list[KeyRecord]: ...
+    def rotation_enabled_among(self, key_ids: list[str]) -> set[str]: ...
+
+
+class PrincipalStore(Protocol):
+    """Who calls: projects (their domain), AK/SK credentials (secret sealed by the token) and bearer
+    tokens (by SHA-256), each with its allowed actions (None = every action)."""
+
+    def project_domain(self, project_id: str) -> str | None: ...
+    def put_project(self, project_id: str, domain_id: str) -> None: ...
+    def put_credential(self, row: CredentialRow, created_at: int) -> None: ...
+    def get_credential(self, access_key: str) -> CredentialRow | None: ...
+    def set_credential_actions(self, access_key: str, actions: frozenset[str] | None) -> bool:
+        """Replace a credential's allowed actions; False if the access key is unknown."""
+
+    def put_token(self, token_hash: str, row: TokenRow) -> None: ...
+    def get_token(self, token_hash: str) -> TokenRow | None: ...
+
+
+class CertificateStore(Protocol):
+    """mTLS: client certificates bound to credentials."""
+
+    def bind_certificate(self, row: CertificateBindingRow) -> CertificateBindingRow:
+        """Bind a fingerprint to an access key; an existing binding is kept and returned as it is."""
+
+    def get_certificate_binding(self, fingerprint: str) -> CertificateBindingRow | None: ...
+    def unbind_certificate(self, fingerprint: str) -> bool: ...
+    def list_certificate_bindings(self, access_key: str | None = None) -> list[CertificateBindingRow]: ...
+
+
+class GrantStore(Protocol):
+    """Grants: what a principal of another project may call on a key. Never cached by the core."""
+
+    def insert_grant(self, grant: Grant, max_per_key: int) -> bool:
+        """Insert unless the key already holds ``max_per_key`` grants (checked in the same commit)."""
+
+    def get_grant(self, grant_id: str) -> Grant | None: ...
+    def delete_grant(self, grant_id: str) -> bool: ...
+    def list_grants(self, key_id: str, offset: int, limit: int) -> tuple[list[Grant], int]: ...
+    def list_retirable_grants(self, principals: list[str], offset: int, limit: int) -> tuple[list[Grant], int]: ...
+    def granted_operations(self, key_id: str, user_id: str, domain_id: str) -> set[str] | None:
+        """The union of operations granted on a key to this user or its domain; None without a grant."""
+
+    def max_grants_per_key(self, project_id: str) -> int: ...
+
+
+class TagStore(Protocol):
+    """Key tags and tag queries."""
+
+    def key_tags(self, key_id: str) -> dict[str, str]: ...
+    def change_tags(
+        self, key_id: str, project_id: str, upsert: dict[str, str], delete: dict[str, str | None], max_tags: int
+    ) -> bool:
+        """Deletions (a None value deletes whatever value) then upserts, atomically; False (nothing
+        changed) when the key would end up with more than ``max_tags`` tags."""
+
+    def project_tags(self, project_id: str) -> dict[str, list[str]]: ...
+    def keys_by_tags(
+        self,
+        project_id: str,
+        tags: list[tuple[str, list[str]]],
+        name_contains: str | None,
+        offset: int,
+        limit: int | None,
+    ) -> tuple[list[KeyRecord], int]:
+        """The project's keys carrying every tag key given (any of its values); ``limit`` None: count only."""
+
+    def tags_of_keys(self, key_ids: list[str]) -> dict[str, dict[str, str]]: ...
+
+
+class ImportStore(Protocol):
+    """Bring-your-own-key: import parameters (wrapping key pairs) and the imported material's record."""
+
+    def put_import_parameters(self, row: ImportParamsRow) -> None: ...
+    def set_import_public_key(self, token_id: str, public_key: bytes) -> None: ...
+    def get_import_parameters(self, token_id: str) -> ImportParamsRow | None: ...
+    def live_import_parameters(
+        self, key_id: str, wrapping_algorithm: str, valid_after: int
+    ) -> ImportParamsRow | None: ...
+    def expired_import_parameters(self, now_ms: int) -> list[ImportParamsRow]: ...
+    def delete_import_parameters(self, token_id: str) -> None: ...
+    def get_key_material(self, key_id: str) -> MaterialRow | None: ...
+    def material_imported(self, key_id: str, check_value: bytes, now_ms: int, expiration_time: int | None) -> None:
+        """Material is on the token: record (or keep) its check value and enable the key, in one commit."""
+
+    def material_removed(self, key_id: str) -> None:
+        """Back to pending import (the token object is destroyed after this commit)."""
+
+    def keys_with_expired_material(self, now_ms: int) -> list[KeyRecord]: ...
+
+
+class RecoveryStore(Protocol):
+    """What reconciliation (gateway/core/housekeeping.py) settles: rows left in flight by a crash and
+    token objects no row knows (orphans), with their first sighting."""
+
+    def provisioning_keys(self) -> list[KeyRecord]: ...
+    def finish_provisioning(self, key_id: str) -> bool:
+        """Clear a key's provisioning mark; False when the row is gone (a reconcile dropped it), so its
+        creator must not acknowledge the key."""
+
+    def drop_provisioning(self, key_id: str) -> bool:
+        """Delete a key row only while it is still provisioning; False when its creator finished it."""
+
+    def stale_pending_key_versions(self, before_ms: int) -> list[tuple[str, int]]: ...
+    def note_orphans(self, labels: list[str], now_ms: int) -> dict[str, int]:
+        """Record the first sighting of each label, forget labels no longer given; label -> first seen."""
+
+    def forget_orphans(self, labels: list[str]) -> None: ...
+
+
+class LeaseStore(Protocol):
+    """Leases: once-only work across processes and nodes (gateway/core/leases.py)."""
+
+    def try_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Acquire or renew ``name`` for ``holder`` until ``now_ms + ttl_ms``; False while another holds it."""
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+
+class MetadataStore(
+    KeyStore,
+    KeyVersionStore,
+    PrincipalStore,
+    CertificateStore,
+    GrantStore,
+    TagStore,
+    ImportStore,
+    RecoveryStore,
+    LeaseStore,
+    Protocol,
+):
+    """The whole store, as the core's services hold it."""
+
+    # Whether other processes may be writing while this one starts: True on PostgreSQL (other
+    # nodes), and on SQLite once another `kmsgw serve` is found on the same data dir (the composition
+    # root sets it). Start-up reconciliation settles every in-flight row only on a store not shared.
+    shared: bool
+
+    @property
+    def generation(self) -> int:
+        """Changes on every commit: this store's at once, other processes'/nodes' within milliseconds
+        (SQLite data_version poll, PostgreSQL LISTEN/NOTIFY). Readers cache by it. Cheap to read."""
+        ...
+
+    def close(self) -> None: ...
