@@ -2,7 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint bench proto fuzz soak
+.PHONY: install run test lint check bench proto fuzz soak
+
+LINT_PATHS := gateway tests benchmarks
 
 install:
 	@./deploy/install.sh
@@ -21,7 +23,17 @@ soak: install
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check gateway tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+
+# The guards CI runs before the tests (.ci/run): lint, formatting, types (mypy also reports unused
+# `# type: ignore`) and the import rules (import-linter, contracts in pyproject.toml). Every step runs;
+# any finding fails the target.
+check: install
+	@status=0; \
+	for step in "ruff check $(LINT_PATHS)" "ruff format --check $(LINT_PATHS)" "mypy" "lint-imports"; do \
+		echo "== $$step"; $(VENV)/bin/$$step || status=1; \
+	done; \
+	exit $$status
 
 bench: install
 	$(PY) -m pip install -q -e ".[test,bench]"
