@@ -35,7 +35,7 @@ RESTART_BACKOFF_S = 1.0
 _PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
-def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int) -> None:  # type: ignore[type-arg]
+def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int) -> None:
     from gateway.app.runtime import Runtime
     from gateway.app.server import run
 
@@ -108,7 +108,7 @@ def serve_workers(cfg: Config, workers: int) -> int:
         cfg, grpc_listen=_resolve_port(cfg.grpc_listen, holders), rest_listen=_resolve_port(cfg.rest_listen, holders)
     )
     ctx = mp.get_context("spawn")
-    ready: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    ready: mp.Queue = ctx.Queue()
     procs: dict[int, mp.process.BaseProcess] = {}
 
     def start(index: int) -> None:

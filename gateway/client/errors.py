@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 
@@ -33,6 +35,7 @@ class KmsClientError(Exception):
         return not self.code and self.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-def _call_attr(err: grpc.RpcError, name: str, default: object) -> object:
+def _call_attr(err: grpc.RpcError, name: str, default: Any) -> Any:
+    """``err.<name>()`` where the error is a call (code, details, trailing_metadata), else ``default``."""
     fn = getattr(err, name, None)
     return fn() if callable(fn) else default

@@ -27,8 +27,11 @@ def load_config(args: argparse.Namespace, **overrides: Any) -> Config:
     """The configuration (file, then options); logs at WARNING until a command asks for more."""
     store = getattr(args, "store", None)
     if store and has_password(store):
-        print("kmsgw: warning: a password in --store is visible to every local user (ps);"
-              " use a passfile or [postgres] password_file", file=sys.stderr)
+        print(
+            "kmsgw: warning: a password in --store is visible to every local user (ps);"
+            " use a passfile or [postgres] password_file",
+            file=sys.stderr,
+        )
     cfg = config_mod.load(args.config, data_dir=args.data_dir, store=store, **overrides)
     logs.setup("WARNING")
     return cfg

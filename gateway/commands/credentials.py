@@ -16,9 +16,11 @@ from typing import Any
 from gateway.commands._common import add_common, fail, load_config
 from gateway.core import permissions
 
-ACTIONS_HELP = "permission actions, e.g. kms:dek:create kms:dek:crypto (known: " + ", ".join(
-    sorted(permissions.KNOWN_ACTIONS)
-) + ")"
+ACTIONS_HELP = (
+    "permission actions, e.g. kms:dek:create kms:dek:crypto (known: "
+    + ", ".join(sorted(permissions.KNOWN_ACTIONS))
+    + ")"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
