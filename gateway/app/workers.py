@@ -1,7 +1,9 @@
 """`kmsgw serve --workers N`: N processes sharing the listening ports, the token and the store.
 
-Why processes: PKCS#11 calls may not overlap inside one process (DESIGN.md fact 1), and one
-Python process tops out below the HSM's rate (fact 3), so parallelism comes from processes,
+Why processes: PKCS#11 calls may not overlap inside one process (python-pkcs11 initializes the
+library without locking; docs/architecture.md, "Concurrency"), and one Python process tops out
+below the HSM's rate (a bare gRPC unary echo peaks near 3,500 requests/s on two cores, the token
+near 40,000 AES-GCM operations/s), so parallelism comes from processes,
 each initializing the library itself. The parent never touches PKCS#11 or gRPC after the
 start-up reconciliation; workers are *spawned* (not forked) so nothing initialized leaks in.
 

@@ -71,7 +71,7 @@ class ServicerBase:
             self.rt.gate.admit(caller, op)  # permission, then rate limit
             if isinstance(request, Undecodable):
                 raise KmsError(Err.INVALID_PARAMETER, f"The request is not a valid {request.type_name} message.")
-            # API.md: every request may carry `sequence`; check it even where the core op takes none.
+            # docs/api.md: every request may carry `sequence`; check it even where the core op takes none.
             validate.sequence(getattr(request, "sequence", None))
             response = await fn(request, caller)
             if self.rt.audit is not None:  # fail closed: no answer leaves without its audit line

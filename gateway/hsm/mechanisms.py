@@ -2,7 +2,7 @@
 
 The gateway never assumes a mechanism exists: at create-key it checks the spec's mechanisms
 against the token's own list (C_GetMechanismList). SoftHSM2 offers AES, RSA and EC but no
-SM2/SM3/SM4 (DESIGN.md fact 5), so SM2 and SM4 have no built-in entry; a token that has them
+SM2/SM3/SM4 (SoftHSM2 2.6, docs/architecture.md), so SM2 and SM4 have no built-in entry; a token that has them
 (vendor mechanism numbers, CKM_VENDOR_DEFINED and up) gets them from the configuration:
 
     [mechanisms.SM4]

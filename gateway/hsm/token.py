@@ -1,8 +1,9 @@
 """python-pkcs11 session wrapper. Every method runs on the HSM executor thread only.
 
-DESIGN.md fact 1: python-pkcs11 initializes SoftHSM2 without locking, so PKCS#11 calls
-must never overlap inside one process. This class is therefore not thread-safe on
-purpose; :class:`gateway.hsm.executor.HsmExecutor` is its only caller.
+python-pkcs11 initializes the library with ``C_Initialize(NULL)``, which tells SoftHSM2 to do no
+locking of its own, so PKCS#11 calls must never overlap inside one process (docs/architecture.md,
+"Concurrency"). This class is therefore not thread-safe on purpose;
+:class:`gateway.hsm.executor.HsmExecutor` is its only caller.
 """
 
 from __future__ import annotations

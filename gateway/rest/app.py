@@ -24,7 +24,7 @@ Adding a route group (e.g. grants) — no shared file changes:
 1. ``gateway/rest/schemas_grants.py``: request models subclass ``RequestModel`` and declare
    every field with ``field(Err.X, "description")`` (``Err.X`` is what a bad value means; a
    missing required field is KMS.0204 automatically); use ``NumStr``/``OptNumStr`` for the
-   seed's string-typed numbers, ``HexBytes``/``B64Bytes`` for binary. Response models subclass
+   string-typed numbers (docs/api.md), ``HexBytes``/``B64Bytes`` for binary. Response models subclass
    ``ResponseModel``.
 2. ``gateway/rest/routes_grants.py``::
 

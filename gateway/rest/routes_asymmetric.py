@@ -1,4 +1,4 @@
-"""REST routes of asymmetric keys and key import (sign, verify, get-publickey; seed 003 §4.1.19 to 4.1.21)."""
+"""REST routes of asymmetric keys and key import (sign, verify, get-publickey, import; docs/api.md)."""
 
 from __future__ import annotations
 

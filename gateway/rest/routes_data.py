@@ -1,4 +1,4 @@
-"""REST routes of encrypt-data / decrypt-data (seed 003 §4.1.17, 4.1.18)."""
+"""REST routes of encrypt-data / decrypt-data (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST routes of data keys (seed 003 §4.1.9-4.1.12) and their batches (a gateway extension)."""
+"""REST routes of data keys (docs/api.md) and their batches (a gateway extension)."""
 
 from __future__ import annotations
 

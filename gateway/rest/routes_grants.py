@@ -1,5 +1,5 @@
 """REST routes of grants (SDK: create_grant, list_grants, list_retirable_grants, cancel_grant,
-cancel_self_grant; codes KMS.24xx/25xx from seed 000)."""
+cancel_self_grant; codes KMS.24xx/25xx, docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST routes of the key lifecycle (seed 003 §4.1.1-4.1.7, 4.1.15, 4.1.16)."""
+"""REST routes of the key lifecycle (docs/api.md)."""
 
 from __future__ import annotations
 

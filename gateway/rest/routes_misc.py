@@ -1,4 +1,4 @@
-"""REST routes of gen-random, user-instances and user-quotas (seed 003 §4.1.8, 4.1.13, 4.1.14)."""
+"""REST routes of gen-random, user-instances and user-quotas (docs/api.md)."""
 
 from __future__ import annotations
 

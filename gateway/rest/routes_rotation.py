@@ -1,5 +1,5 @@
 """REST routes of key rotation (SDK: enable/disable_key_rotation, update_key_rotation_interval,
-show_key_rotation_status, rotate_on_demand; codes from seed 000)."""
+show_key_rotation_status, rotate_on_demand; codes KMS.0312, 0313, 2901, 3001, docs/api.md)."""
 
 from __future__ import annotations
 

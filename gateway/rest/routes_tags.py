@@ -1,4 +1,4 @@
-"""REST routes of key tags and queries by tag (seed 003 §4.1.22-4.1.27)."""
+"""REST routes of key tags and queries by tag (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -53,8 +53,8 @@ class RestRoute:
     ``request`` is the body model (``None``: the operation takes no body, as the GET ones);
     ``response`` the model of a success (``None`` with ``status=204``: an empty body). ``op`` names
     the operation in metrics and logs and is the OpenAPI ``operationId``; ``sdk`` is the method
-    name in ``huaweicloudsdkkms`` (documentation only); ``action`` the permission action of the
-    seed's chapter 5.
+    name in ``huaweicloudsdkkms`` (documentation only); ``action`` the permission action (the
+    provider's IAM action names, docs/permissions-and-limits.md).
     """
 
     method: str
@@ -68,7 +68,7 @@ class RestRoute:
     description: str = ""
     sdk: str = ""
     action: str = ""
-    extension: bool = False  # not in the seeds: a gateway extension
+    extension: bool = False  # not in the provider's API: a gateway extension
     group: str = ""
     pattern: re.Pattern[str] | None = field(default=None, repr=False)
     metric: Any = field(default=None, repr=False)  # REQUEST_SECONDS child, bound once by the app

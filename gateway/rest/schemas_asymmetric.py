@@ -1,11 +1,10 @@
 """sign / verify / get-publickey and key import on the wire (SDK SignRequestBody, VerifyRequestBody,
-OperateKeyRequestBody, GetParametersForImportRequestBody, ImportKeyMaterialRequestBody; seed 003
-§4.1.19 to 4.1.21).
+OperateKeyRequestBody, GetParametersForImportRequestBody, ImportKeyMaterialRequestBody; docs/api.md).
 
 Binary values are base64: the message and the signature, the import token, the wrapped material and
 the wrapping public key (DER SubjectPublicKeyInfo). get-publickey answers PEM, as the provider's
 example does. ``expiration_time`` is seconds since the epoch: a JSON number (the SDK models type it
-``int``) or a string of digits (the seed's tables type it String); both are accepted.
+``int``) or a string of digits (the provider's reference types it String); both are accepted.
 """
 
 from __future__ import annotations

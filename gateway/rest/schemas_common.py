@@ -8,7 +8,7 @@ wrong JSON type never reaches the core and each operation answers its own code (
 (ranges, key id format, alias pattern) stay in the core (``gateway.core.validate``); the schema
 checks JSON types and wire encodings (digit strings, hex, base64, UTF-8).
 
-Wire conventions (seed 003, SDK ``huaweicloudsdkkms.v2.model``): numbers the seed types as String
+Wire conventions (docs/api.md; SDK ``huaweicloudsdkkms.v2.model``): numbers the reference types as String
 travel as strings of decimal digits (``"pending_days": "7"``) and a JSON number there is a type
 error; binary values are hex (data keys) or base64 (encrypt-data); true/false in responses are
 the strings ``"true"``/``"false"`` where the SDK models type them as ``str``.
@@ -72,7 +72,7 @@ def _utf8(value: object) -> bytes:
     return value.encode("utf-8")  # the JSON parser already refused lone surrogates
 
 
-#: A decimal number carried as a JSON string (the seed's "String" numbers); the handler gets an int.
+#: A decimal number carried as a JSON string (the reference's "String" numbers); the handler gets an int.
 NumStr = Annotated[int, PlainValidator(_digits), WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,10}$"})]
 #: As NumStr, optional: ``""`` and ``null`` mean absent.
 OptNumStr = Annotated[
@@ -80,13 +80,13 @@ OptNumStr = Annotated[
     PlainValidator(_digits_or_empty),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": "^([0-9]{1,10})?$"}, {"type": "null"}]}),
 ]
-#: Bytes carried as hex (either case on input; the gateway answers upper case, as the seed examples).
+#: Bytes carried as hex (either case on input; the gateway answers upper case, as the reference's examples).
 HexBytes = Annotated[bytes, PlainValidator(_hex), WithJsonSchema({"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"})]
 #: Bytes carried as standard base64.
 B64Bytes = Annotated[bytes, PlainValidator(_base64), WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
 #: Text whose UTF-8 bytes the core takes (encrypt-data's plain_text).
 TextBytes = Annotated[bytes, PlainValidator(_utf8), WithJsonSchema({"type": "string"})]
-#: A JSON object of string to string (the seed's encryption_context).
+#: A JSON object of string to string (the reference's encryption_context).
 Context = dict[str, str]
 
 

@@ -1,4 +1,4 @@
-"""encrypt-data / decrypt-data on the wire (seed 003 §4.1.17, 4.1.18; SDK EncryptDataRequestBody ...).
+"""encrypt-data / decrypt-data on the wire (docs/api.md; SDK EncryptDataRequestBody ...).
 
 ``plain_text`` is raw text (its UTF-8 bytes, 1 to 4096, are encrypted); the ciphertext is base64.
 decrypt-data answers the text and, as the SDK model has it, ``plain_text_base64`` (the exact bytes).

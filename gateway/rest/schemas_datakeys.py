@@ -1,11 +1,11 @@
 """Data keys on the wire: create (with or without plaintext), encrypt, decrypt, and their batches.
 
-Seed 003 §4.1.9-4.1.12 and the SDK models. Data keys and their ciphertexts are hex; lengths are
+The provider's KMS API reference (docs/api.md) and the SDK models. Data keys and their ciphertexts are hex; lengths are
 digit strings (``datakey_length`` in bits on create, ``datakey_plain_length`` and
 ``datakey_cipher_length`` in bytes of the plaintext key). The caller's context is either the
-seed's ``encryption_context`` (object) or the newer SDK's ``additional_authenticated_data``
+reference's ``encryption_context`` (object) or the newer SDK's ``additional_authenticated_data``
 (string); the core binds either to the ciphertext. decrypt-datakey answers the digest twice:
-``datakey_digest`` (the seed's name) and ``datakey_dgst`` (the one the SDK reads).
+``datakey_digest`` (the reference's name) and ``datakey_dgst`` (the one the SDK reads).
 
 The batch operations are a gateway extension (the core's batch calls, as on gRPC): one request,
 one result per item, and a bad item is that item's error.
@@ -100,7 +100,7 @@ class EncryptDataKeyResponse(ResponseModel):
 class DecryptDataKeyResponse(ResponseModel):
     data_key: str = Field(description="Hex of the data key.")
     datakey_length: str = Field(description="Bytes of the data key.")
-    datakey_digest: str = Field(description="Hex SHA-256 of the data key (the seed's name).")
+    datakey_digest: str = Field(description="Hex SHA-256 of the data key (the API reference's name).")
     datakey_dgst: str = Field(description="The same digest under the name the SDK reads.")
 
 

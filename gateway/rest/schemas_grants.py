@@ -1,5 +1,5 @@
 """Grants on the wire (SDK models ``CreateGrantRequestBody``, ``ListGrantsRequestBody``,
-``ListRetirableGrantsRequestBody``, ``RevokeGrantRequestBody``, ``Grants``; codes from seed 000).
+``ListRetirableGrantsRequestBody``, ``RevokeGrantRequestBody``, ``Grants``; codes KMS.24xx/25xx, docs/api.md).
 
 Every field of a grant in a response is a string (``creation_date`` a millisecond epoch string);
 ``truncated`` is the string ``"true"``/``"false"``, ``total`` a number.

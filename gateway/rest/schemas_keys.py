@@ -1,8 +1,8 @@
 """Key lifecycle on the wire: create, describe, list, enable/disable, deletion, alias, description.
 
-Field names and types: seed 003 §4.1.1-4.1.7, 4.1.15, 4.1.16 and the SDK models (``KeyDetails``,
+Field names and types: the provider's KMS API reference (docs/api.md) and the SDK models (``KeyDetails``,
 ``KeKInfo``, ``KeyStatusInfo`` ...). Every KeyDetails field is a string, times are millisecond
-epoch strings, and ``key_info`` is an object (the seed tables say "Array of objects"; their
+epoch strings, and ``key_info`` is an object (the reference's tables say "Array of objects"; their
 examples and the SDK say object, and the SDK reads an array as an empty object).
 """
 

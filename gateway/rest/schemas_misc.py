@@ -1,4 +1,4 @@
-"""gen-random, user-instances and user-quotas on the wire (seed 003 §4.1.8, 4.1.13, 4.1.14)."""
+"""gen-random, user-instances and user-quotas on the wire (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Key rotation on the wire (SDK models ``UpdateKeyRotationIntervalRequestBody``,
-``ShowKeyRotationStatusResponse``, ``RotateOnDemandRequestBody``; codes from seed 000).
+``ShowKeyRotationStatusResponse``, ``RotateOnDemandRequestBody``; codes KMS.0312, 0313, 2901, 3001, docs/api.md).
 
-Unlike the seed's string-typed numbers, the SDK sends ``rotation_interval`` as a JSON number and
+Unlike the reference's string-typed numbers, the SDK sends ``rotation_interval`` as a JSON number and
 reads ``key_rotation_enabled`` as a real boolean; a string of digits is accepted too.
 """
 
@@ -25,7 +25,7 @@ def _int_or_digits(value: object) -> int:
     raise ValueError("must be an integer (a JSON number or a string of digits)")
 
 
-#: An integer sent as a JSON number (the SDK) or a string of digits (the seed's habit).
+#: An integer sent as a JSON number (the SDK) or a string of digits (the reference's habit).
 IntOrDigits = Annotated[
     int,
     PlainValidator(_int_or_digits),

@@ -1,9 +1,9 @@
-"""Key tags on the wire (seed 003 §4.1.22-4.1.27; SDK models ``TagItem``, ``Tag``,
+"""Key tags on the wire (docs/api.md; SDK models ``TagItem``, ``Tag``,
 ``CreateKmsTagRequestBody``, ``BatchCreateKmsTagsRequestBody``, ``ListKmsByTagsRequestBody``,
 ``ActionResources``, ``ShowKmsTagsResponse``).
 
 The schema checks JSON types only; lengths, characters and counts are the core's rules, each
-with its own code (KMS.0401-0417). ``existTagsNum`` is camelCase on the wire, as the seed's
+with its own code (KMS.0401-0417). ``existTagsNum`` is camelCase on the wire, as the reference's
 example and the SDK have it.
 """
 
