@@ -1,4 +1,4 @@
-"""Bring your own key (seed 003 §4.1.19 to 4.1.21): import parameters, import and deletion of material.
+"""Bring your own key (docs/api.md, docs/asymmetric.md): import parameters, import and deletion of material.
 
 - get-parameters-for-import hands out an RSA-2048 wrapping public key whose private half is a
   non-extractable token object (``<key_id>:wrap:<token_id>``), and an ``import_token`` that binds

@@ -1,9 +1,9 @@
 """Wire dialects: how each error meaning (:class:`Err`) looks to a client.
 
 The core raises errors by meaning only; a dialect turns a meaning into (HTTP status, code, message).
-Two dialects exist because the seed documents describe two providers that reuse the same code
-numbers for different meanings (KMS.0201 is "Invalid request URL." in one, "Alias already exists"
-in the other), so the code a client sees depends on which provider's SDK it was written for.
+Two dialects exist because two providers' KMS APIs reuse the same code numbers for different
+meanings (KMS.0201 is "Invalid request URL." in one, "Alias already exists" in the other), so the
+code a client sees depends on which provider's SDK it was written for.
 
 Each table below has one line per meaning; a row is ``(status, code)`` to reuse the meaning's own
 English message, or ``(status, code, message)`` to state that dialect's message. Building a dialect
@@ -71,8 +71,9 @@ def _build(name: str, rows: Mapping[Err, _Row]) -> Dialect:
     return Dialect(name, MappingProxyType(table))
 
 
-# Primary catalog: seed 003 appendix A.2, completed by 000. Codes keep their numbers; the messages
-# are the meanings' own (errors.py), which already state the real ranges where the tables are wrong
+# Primary catalog: the provider's KMS API reference (its error-code appendix), completed by its full
+# error-code table (grants, rotation, import). Codes keep their numbers; the messages are the
+# meanings' own (errors.py), which already state the real ranges where the tables are wrong
 # (KMS.1801, 1901, 2001, 2102, 2202) and fix the tables' typos (KMS.0208, 2604 "32 bits").
 _PRIMARY: dict[Err, _Row] = {
     Err.INTERNAL: (500, "KMS.0101"),
@@ -126,7 +127,7 @@ _PRIMARY: dict[Err, _Row] = {
     Err.PROJECT_MISMATCH: (403, "KMS.0305"),
     Err.KEY_ACCESS_DENIED: (403, "KMS.0306"),
     Err.OPERATION_DENIED: (403, "KMS.0307"),
-    # No table entry (neither 003 nor 000 has a throttling code): KMS.0314, the next free number after
+    # No table entry (neither of the provider's tables has a throttling code): KMS.0314, the next free number after
     # the 03xx access codes, with HTTP 429 so clients and proxies recognise a retryable throttle.
     Err.RATE_LIMITED: (429, "KMS.0314"),
     Err.EXTERNAL_KEY_REQUIRED: (400, "KMS.0309"),
@@ -170,13 +171,13 @@ _PRIMARY: dict[Err, _Row] = {
     Err.INVALID_OFFSET: (400, "KMS.0417"),
 }
 
-# Second provider (seeds 001/002). It has no grants, tags, import-token or rotation-state codes, no
-# 403 (authentication and permission are 401) and no generic "KMS error". Fallbacks, all carrying
-# the meaning's own message: KMS.0101 (400, its catch-all parameter error) for bad input and state
-# without a closer code, KMS.0301 (404) for anything not found, KMS.0405 (401 "You cannot visit the
-# url") for permission, KMS.05xx (500) for faults. A third element is 001's own English text, kept
-# only where it says the same thing as the meaning; loose fits keep the meaning's message so the
-# text stays true.
+# Second provider (its own status/error-code table; docs/api.md). It has no grants, tags, import-token
+# or rotation-state codes, no 403 (authentication and permission are 401) and no generic "KMS error".
+# Fallbacks, all carrying the meaning's own message: KMS.0101 (400, its catch-all parameter error) for
+# bad input and state without a closer code, KMS.0301 (404) for anything not found, KMS.0405 (401 "You
+# cannot visit the url") for permission, KMS.05xx (500) for faults. A third element is that table's
+# own English text, kept only where it says the same thing as the meaning; loose fits keep the
+# meaning's message so the text stays true.
 _SECONDARY: dict[Err, _Row] = {
     Err.INTERNAL: (500, "KMS.0503"),
     Err.HSM_IO: (500, "KMS.0505"),
@@ -201,7 +202,7 @@ _SECONDARY: dict[Err, _Row] = {
     Err.DUPLICATE_ALIAS: (400, "KMS.0201", "Alias already exists"),
     Err.KEY_QUOTA_EXCEEDED: (400, "KMS.0238"),
     Err.KEY_NOT_DISABLED: (400, "KMS.0207"),
-    # 001's KMS.0306 "The cmk is not enable" is a 404; a state error is not "not found", so 0206
+    # The second table's KMS.0306 "The cmk is not enable" is a 404; a state error is not "not found", so 0206
     # (its Chinese text: "the key is not in a usable state") carries it.
     Err.KEY_NOT_ENABLED: (400, "KMS.0206"),
     Err.INVALID_PENDING_DAYS: (400, "KMS.0226"),
@@ -226,8 +227,8 @@ _SECONDARY: dict[Err, _Row] = {
     Err.PROJECT_MISMATCH: (401, "KMS.0405"),
     Err.KEY_ACCESS_DENIED: (401, "KMS.0405"),
     Err.OPERATION_DENIED: (401, "KMS.0405"),
-    # 001's kms.0407 "Interface counter exceeded" is its throttling code; its table says 401, but a
-    # 401 would send clients to re-authenticate, so it is answered 429 like the primary dialect.
+    # The second table's kms.0407 "Interface counter exceeded" is its throttling code; that table says
+    # 401, but a 401 would send clients to re-authenticate, so it is answered 429 like the primary.
     Err.RATE_LIMITED: (429, "KMS.0407", "Interface counter exceeded"),
     Err.EXTERNAL_KEY_REQUIRED: (400, "KMS.0210"),
     Err.NOT_PENDING_IMPORT: (400, "KMS.0248"),

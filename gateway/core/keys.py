@@ -149,7 +149,7 @@ class KeyLifecycle(CoreBase):
         rec = self._owned_key(caller, key_id, "cancel-key-deletion")
         if rec.key_state != KeyState.PENDING_DELETION:
             raise KmsError(Err.NOT_PENDING_DELETION)
-        # The seed: a cancelled key comes back disabled, so nobody uses it by surprise; an imported
+        # The API reference: a cancelled key comes back disabled, so nobody uses it by surprise; an imported
         # key without its material comes back pending import (byok.py).
         state = KeyState.DISABLED
         if rec.origin == "external":

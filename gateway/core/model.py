@@ -49,7 +49,7 @@ class KeyRecord:
 
     @property
     def key_type(self) -> int:
-        """The seed's `key_type`: 1 symmetric, 2 asymmetric."""
+        """The API's `key_type`: 1 symmetric, 2 asymmetric."""
         return 1 if self.key_spec in ("AES_256", "SM4") else 2
 
 

@@ -1,4 +1,4 @@
-"""Key tags (seed 003 §4.1.22-4.1.27): add, batch add/delete, delete, list, and query by tags.
+"""Key tags (docs/api.md, docs/lifecycle.md): add, batch add/delete, delete, list, and query by tags.
 
 A key holds at most 10 tags, one value per tag key. A tag key is 1-36 unicode characters, a
 value 0-43; neither may hold ASCII control characters (0-31) or any of ``* < > \\ =``. Each
@@ -102,7 +102,7 @@ class TagOps(CoreBase):
         sequence: str | None = None,
     ) -> ResourcePage:
         """``filter``: a page of matching keys with their tags; ``count``: only ``total_count``
-        (limit and offset are not used then, as the seed says)."""
+        (limit and offset are not used then, as the API reference says)."""
         validate.sequence(sequence)
         if action not in ("filter", "count"):
             raise KmsError(Err.INVALID_ACTION, "action must be filter or count.")
@@ -216,7 +216,7 @@ def _matches(matches: object) -> str | None:
 
 
 def _number(value: int | str | None, default: int, err: Err, field: str) -> int:
-    """A non-negative integer given as a number or a string of digits (the seed types it String)."""
+    """A non-negative integer given as a number or a string of digits (the API reference types it String)."""
     if value is None or value == "":
         return default
     if isinstance(value, bool):
