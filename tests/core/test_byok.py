@@ -1,4 +1,4 @@
-"""Bring your own key (seed 003 §4.1.19 to 4.1.21) on a real SoftHSM2 token.
+"""Bring your own key (docs/asymmetric.md) on a real SoftHSM2 token.
 
 The client side is what a user does with `cryptography`: take the RSA-2048 public key from
 get-parameters-for-import, wrap 32 random bytes with RSAES-OAEP, send them with the import token.
@@ -106,7 +106,7 @@ def test_full_import_cycle(gateway: Gateway, proj: Project, software_oaep, algor
     assert abs(p.expiration_time - (time.time() + DAY)) < 120  # 24 h, in seconds
     pub = serialization.load_der_public_key(p.public_key)
     assert pub.key_size == 2048
-    assert 200 <= len(__import__("base64").b64encode(p.import_token)) <= 6144  # the seed's import_token pattern
+    assert 200 <= len(__import__("base64").b64encode(p.import_token)) <= 6144  # the API reference's import_token length
 
     material = os.urandom(32)
     info = kms.ImportKeyMaterial(

@@ -1,4 +1,4 @@
-"""Key tags and queries by tag (seed 003 §4.1.22-4.1.27) over gRPC against the session gateway."""
+"""Key tags and queries by tag (docs/lifecycle.md) over gRPC against the session gateway."""
 
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ def all_ok(rest: Rest, kms, samples) -> None:
 # -- a. sessions closed under the gateway ---------------------------------------------------
 def close_all_sessions(gateway) -> None:
     """C_CloseAllSessions on the library the gateway loaded (same dlopen handle, same SoftHSM2 state),
-    run on the executor thread so it never overlaps another PKCS#11 call (DESIGN.md fact 1)."""
+    run on the executor thread so it never overlaps another PKCS#11 call (docs/architecture.md, "Concurrency")."""
 
     def job(t) -> None:
         lib = ctypes.CDLL(gateway.rt.config.module_path())

@@ -1,4 +1,4 @@
-"""Several gateway nodes on one PostgreSQL database and one token: the proof (issue 8, "Several nodes").
+"""Several gateway nodes on one PostgreSQL database and one token: the proof (docs/several-nodes.md).
 
 Every node is a real `kmsgw serve` process on its own ephemeral ports; all share one data dir
 (the SoftHSM2 token and its PINs) and one database (`store = postgresql://...` in one config

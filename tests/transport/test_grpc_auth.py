@@ -121,6 +121,6 @@ WITH_SEQUENCE = [m for m in SERVICE.methods if "sequence" in m.input_type.fields
 
 @pytest.mark.parametrize("method", WITH_SEQUENCE, ids=lambda m: m.name)
 def test_every_sequence_field_is_checked(gateway, kms, method):
-    """API.md: any request may carry `sequence`, and a malformed one is KMS.0206 whatever the RPC."""
+    """docs/api.md: any request may carry `sequence`, and a malformed one is KMS.0206 whatever the RPC."""
     request = message_factory.GetMessageClass(method.input_type)(sequence="not-36-characters")
     expect_error(grpc.StatusCode.INVALID_ARGUMENT, "KMS.0206", getattr(kms, method.name), request)
