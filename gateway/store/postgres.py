@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
+from gateway.core.ports.store import MetadataStore
 from gateway.store.migrate import migrate_postgres
 from gateway.store.sql import IntegrityError, SqlStore
 from gateway.store.url import redact
@@ -87,7 +88,7 @@ class Row(tuple):
     __slots__ = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -107,7 +108,7 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
 
 
 class _Connection:
-    """The connection-like object the store's SQL methods receive (see gateway/store/sql.py)."""
+    """The connection-like object the store's SQL methods receive (see gateway/store/sql/base.py)."""
 
     __slots__ = ("_conn",)
 
@@ -218,7 +219,7 @@ class PostgresStore(SqlStore):
         self._pool.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[_Connection]:  # type: ignore[override]
+    def _tx(self) -> Iterator[_Connection]:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
             yield _Connection(conn)
@@ -226,7 +227,7 @@ class PostgresStore(SqlStore):
         self._bump()  # cached reads taken before this write are stale now
 
     @contextmanager
-    def _read(self) -> Iterator[_Connection]:  # type: ignore[override]
+    def _read(self) -> Iterator[_Connection]:
         with self._pool.connection() as conn:
             yield _Connection(conn)
 
@@ -248,3 +249,7 @@ class PostgresStore(SqlStore):
                         raise
             self._pool.check()  # drop the other dead idle connections before the retry
         raise AssertionError("unreachable")
+
+
+if TYPE_CHECKING:  # mypy proves the adapter is a whole MetadataStore (gateway/core/ports/store.py)
+    _CONFORMS: type[MetadataStore] = PostgresStore

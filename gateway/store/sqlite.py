@@ -2,7 +2,7 @@
 
 Reads on the hot path are single-row primary-key lookups (tens of microseconds), so they
 run inline on the event loop; writes are rare and committed with synchronous=FULL so a
-crash never loses an acknowledged key. The SQL methods are SqlStore's (gateway/store/sql.py),
+crash never loses an acknowledged key. The SQL methods are SqlStore's (gateway/store/sql/),
 shared with the PostgreSQL adapter; this module holds the SQLite primitives only.
 """
 
@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from gateway.core.ports.store import MetadataStore
 from gateway.store.migrate import migrate_sqlite
 from gateway.store.sql import IntegrityError, SqlStore
 
@@ -104,3 +106,7 @@ class SqliteStore(SqlStore):
     def _all(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
+
+
+if TYPE_CHECKING:  # mypy proves the adapter is a whole MetadataStore (gateway/core/ports/store.py)
+    _CONFORMS: type[MetadataStore] = SqliteStore
