@@ -28,7 +28,7 @@ DEFAULT_BITS = 256
 class EncryptDataKeyItem:
     key_id: str
     plain_text: bytes  # data key followed by its SHA-256
-    datakey_plain_length: int  # bytes of the data key alone
+    datakey_plain_length: int | None  # bytes of the data key alone; None: plain_text's length minus the digest
     encryption_context: Mapping[str, str] | None = None
     additional_authenticated_data: str | None = None
 
@@ -37,7 +37,7 @@ class EncryptDataKeyItem:
 class DecryptDataKeyItem:
     key_id: str
     cipher_text: bytes
-    datakey_cipher_length: int  # bytes of the data key
+    datakey_cipher_length: int | None  # bytes of the data key; None: whatever the ciphertext holds
     encryption_context: Mapping[str, str] | None = None
     additional_authenticated_data: str | None = None
 
@@ -138,7 +138,8 @@ class DataKeyOps(CoreBase):
         usable = self._batch_keys(caller, "decrypt-datakey")
         for i, item in enumerate(items):
             try:
-                if not 1 <= item.datakey_cipher_length <= 1024:
+                expected = item.datakey_cipher_length
+                if expected is not None and not 1 <= expected <= 1024:
                     raise KmsError(Err.INVALID_CIPHER_TEXT_LENGTH)
                 rec = usable(item.key_id)
                 blob = ct.parse(item.cipher_text, ct.KIND_DATA_KEY, Err.INVALID_CIPHER_TEXT)
@@ -158,7 +159,7 @@ class DataKeyOps(CoreBase):
                     results[i].error = KmsError(
                         Err.INVALID_CIPHER_TEXT, "The ciphertext or its encryption context does not verify."
                     )
-                elif len(dek) != items[i].datakey_cipher_length:
+                elif items[i].datakey_cipher_length not in (None, len(dek)):
                     results[i].error = KmsError(Err.INVALID_CIPHER_TEXT_LENGTH)
                 else:
                     results[i].value = DecryptedDataKey(
@@ -192,9 +193,15 @@ class DataKeyOps(CoreBase):
             raise KmsError(Err.INVALID_PARAMETER, f"A batch holds at most {self.settings.batch_max} items.")
 
 
-def _check_plain_text(plain_text: bytes, length: int) -> bytes:
-    """plain_text is the data key followed by its SHA-256; check both and return the key."""
-    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 1024:
+def _check_plain_text(plain_text: bytes, length: int | None) -> bytes:
+    """plain_text is the data key followed by its SHA-256; check both and return the key.
+
+    ``length`` None: the key is whatever precedes the digest (it must still be 1 to 1024 bytes)."""
+    if length is None:
+        if not 1 <= len(plain_text) - DIGEST_BYTES <= 1024:
+            raise KmsError(Err.INVALID_PLAIN_TEXT, "plain_text must be a 1 to 1024-byte data key and its SHA-256.")
+        length = len(plain_text) - DIGEST_BYTES
+    elif isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 1024:
         raise KmsError(Err.INVALID_PLAIN_TEXT_LENGTH)
     if len(plain_text) != length + DIGEST_BYTES:
         raise KmsError(Err.INVALID_PLAIN_TEXT, "plain_text must be the data key followed by its 32-byte SHA-256.")
