@@ -1,4 +1,4 @@
-"""64 concurrent callers on every hot operation of one transport: the load of tests/test_load.py and
+"""64 concurrent callers on every hot operation of one transport: the load of tests/system/test_load.py and
 of the benchmark scenario ``gateway.load_64_callers``.
 
 ``python -m benchmarks.callers64 --transport grpc|rest --port P --token-file F --project-id P

@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python3}
 need_apt=()
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
-# PostgreSQL server binaries for the store tests (tests/pg_support.py starts a throwaway cluster).
+# PostgreSQL server binaries for the store tests (tests/support/pg.py starts a throwaway cluster).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install: apt-get install ${need_apt[*]}" >&2

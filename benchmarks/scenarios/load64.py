@@ -1,6 +1,6 @@
 """64 callers per transport (gRPC and REST at once) on every hot operation, ``--workers 2``.
 
-The figures behind ``tests/test_load.py`` (which asserts zero errors, live workers and bounded RSS
+The figures behind ``tests/system/test_load.py`` (which asserts zero errors, live workers and bounded RSS
 over a short run): each transport's load runs in its own driver process
 (``benchmarks/callers64.py``), every caller cycling through create-datakey (with and without
 plaintext), encrypt/decrypt-datakey, encrypt/decrypt-data, gen-random and the batch calls

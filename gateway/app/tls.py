@@ -8,7 +8,7 @@ builds its own contexts from the files with :func:`load`, :func:`rest_context` a
 * REST: our own :class:`ssl.SSLContext`, TLS 1.2 minimum, TLS 1.2 ciphers restricted to ECDHE
   with AES-GCM or ChaCha20-Poly1305 (forward secrecy, AEAD), no compression or renegotiation.
 * gRPC: ``grpc.ssl_server_credentials``; grpc's BoringSSL offers TLS 1.2 and 1.3 only and ECDHE
-  AEAD suites by default (``tests/test_tls.py`` proves TLS 1.1 is refused on both ports).
+  AEAD suites by default (``tests/system/test_tls.py`` proves TLS 1.1 is refused on both ports).
   grpcio's Python API can only *not ask* for a client certificate or *require and verify* one,
   so ``client_auth = "optional"`` does not ask on gRPC: there callers authenticate with tokens.
 

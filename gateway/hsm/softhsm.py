@@ -80,9 +80,9 @@ def guard_token_files(data_dir: Path) -> list[str]:
     SoftHSM2 2.6 rewrites ``token.object`` in place (truncate, then write) at every C_Login, to
     clear the PIN-retry flags. A process killed (kill -9, power loss) between the two leaves the
     file empty, and with it the token's label and wrapped PIN keys: the token is gone and every key
-    with it (seen in tests/test_crash_safety.py). Beyond the label and the PIN-wrapped keys, which
+    with it (seen in tests/system/test_crash_safety.py). Beyond the label and the PIN-wrapped keys, which
     the gateway never changes, the file holds only retry flags and a write counter, so the copy
-    taken once the token was whole restores it (tests/test_first_start.py). Returns the token
+    taken once the token was whole restores it (tests/system/test_first_start.py). Returns the token
     directories repaired.
     """
     backups = data_dir / TOKEN_BACKUPS

@@ -16,7 +16,7 @@ the document's schema; and, when it is an error, be exactly the envelope
 requests carry the project's token; a few carry none or a wrong one, and a few use the generated
 ``project_id``. The server's log must hold no unhandled error at the end.
 
-``pytest -m fuzz tests/test_fuzz_openapi.py`` (``make fuzz``) runs the long form: 10 times the
+``pytest -m fuzz tests/hostile/test_fuzz_openapi.py`` (``make fuzz``) runs the long form: 10 times the
 examples, randomized (Hypothesis prints a seed / blob to replay a failure).
 """
 

@@ -1,4 +1,4 @@
-"""Helpers of tests/test_audit.py that child processes import (spawned: no pytest fixtures, no token)."""
+"""Helpers of tests/system/test_audit.py that child processes import (spawned: no pytest fixtures, no token)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A PKCS#11 forwarding shim, compiled in the test, that makes the real SoftHSM2 answer CKR_DEVICE_ERROR.
 
 Why a shim: SoftHSM2 has no natural way to return CKR_DEVICE_ERROR (a removed or unreadable token
-directory gives CKR_GENERAL_ERROR or empty searches instead; see tests/test_hsm_faults.py). The shim
+directory gives CKR_GENERAL_ERROR or empty searches instead; see tests/hsm/test_hsm_faults.py). The shim
 exports ``C_GetFunctionList``; every call goes to the real ``libsofthsm2.so`` — the token, its
 objects and its cryptography stay real — except that while the file named by
 ``KMSGW_SHIM_FAULT_FILE`` exists, every call that talks to the token returns CKR_DEVICE_ERROR

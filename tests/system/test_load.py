@@ -8,7 +8,7 @@ the pytest process is not the bottleneck and grpc.aio does not share a loop. Pas
 worker died (same pids, no replacement logged, health still SERVING), and the workers' summed RSS
 after the load within a generous bound of what it was after the warm-up.
 
-CI runs about 12 s of load; ``pytest -m soak tests/test_load.py`` (``make soak``) runs 60 s.
+CI runs about 12 s of load; ``pytest -m soak tests/system/test_load.py`` (``make soak``) runs 60 s.
 The figures of a quiet machine are in benchmarks/RESULTS.md (``gateway.load_64_callers``).
 """
 

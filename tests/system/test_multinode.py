@@ -288,7 +288,7 @@ def _make_due(nodes: Nodes, key_ids: list[str]) -> None:
 def test_due_deletions_and_rotations_happen_once_across_nodes(pg_url, tmp_path):
     """Three sweeper loops (A's two workers, B) over one database: each due key is deleted once and its
     objects are gone whichever process made them; a due rotation happens once and its new version
-    works on every node. (Hand-over after kill -9 of the holder: tests/test_leases.py, on both stores.)"""
+    works on every node. (Hand-over after kill -9 of the holder: tests/store/test_leases.py, on both stores.)"""
     config = write_config(tmp_path / "kmsgw.toml", pg_url, sweep_interval_s=SWEEP_INTERVAL_S, drain_seconds=2)
     nodes = Nodes(tmp_path / "var", pg_url, config)
     try:
@@ -332,7 +332,7 @@ def test_due_deletions_and_rotations_happen_once_across_nodes(pg_url, tmp_path):
 
 # -- concurrent first start ---------------------------------------------------------------------------
 def test_three_nodes_started_at_once_on_an_empty_data_dir_and_database(pg_url, tmp_path):
-    """One of them with two workers, and a CLI command in the race. tests/test_first_start.py runs the same
+    """One of them with two workers, and a CLI command in the race. tests/system/test_first_start.py runs the same
     race on both stores; this one adds what PostgreSQL brings: migrations, the setup lease, the audit key."""
     config = write_config(tmp_path / "kmsgw.toml", pg_url, drain_seconds=2)
     nodes = Nodes(tmp_path / "var", pg_url, config)
