@@ -13,9 +13,8 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from gateway.app.config import Config
 from gateway.audit.trail import AuditLog
 from gateway.core.auth import SEAL_KEY_LABEL
 from gateway.hsm.token import TokenSession
@@ -31,6 +30,35 @@ RunSync = Callable[[Callable[[TokenSession], T]], T]
 
 class AuditKeyError(Exception):
     """The MAC key cannot be read or does not unseal with this token."""
+
+
+# What this module reads of the gateway's configuration (gateway.app.config.Config has it all). An
+# adapter never imports the composition root, so it names only what it needs.
+class _AuditSection(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def fsync(self) -> str: ...
+    @property
+    def fsync_interval_s(self) -> float: ...
+
+
+class _HsmSection(Protocol):
+    @property
+    def token_label(self) -> str: ...
+
+
+class Config(Protocol):
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def audit(self) -> _AuditSection: ...
+    @property
+    def hsm(self) -> _HsmSection: ...
+    def audit_path(self) -> Path: ...
+    def module_path(self) -> str: ...
+    def softhsm_conf_path(self) -> Path | None: ...
+    def read_pin(self) -> str: ...
 
 
 def sealed_path(cfg: Config) -> Path:
