@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from gateway.app.config import Config
 from gateway.app.first_start import ensure_own_keys
+from gateway.app.store_wiring import open_store
 from gateway.audit.key import open_audit_log
 from gateway.audit.trail import AuditLog
 from gateway.core.auth import Authenticator
@@ -14,20 +15,19 @@ from gateway.core.base import Settings
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.dialects import Dialect, get_dialect
 from gateway.core.gate import RequestGate
+from gateway.core.ports.store import MetadataStore
 from gateway.core.service import Kms
 from gateway.hsm.executor import HsmExecutor
 from gateway.hsm.port import Pkcs11Hsm
 from gateway.hsm.softhsm import ensure_softhsm
 from gateway.hsm.token import TokenSession
-from gateway.store.factory import open_store
-from gateway.store.sql import SqlStore
 from gateway.telemetry import metrics
 
 
 @dataclass
 class Runtime:
     config: Config
-    store: SqlStore  # SqliteStore or PostgresStore (gateway/store/factory.py)
+    store: MetadataStore  # SqliteStore or PostgresStore (gateway/app/store_wiring.py)
     executor: HsmExecutor
     kms: Kms
     auth: Authenticator

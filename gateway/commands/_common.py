@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.app import config as config_mod
 from gateway.app.config import Config
+from gateway.app.store_wiring import settle_store
 from gateway.store.url import has_password
 from gateway.telemetry import logs
 
@@ -24,7 +25,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace, **overrides: Any) -> Config:
-    """The configuration (file, then options); logs at WARNING until a command asks for more."""
+    """The configuration (file, then options, then the data dir's store record); logs at WARNING
+    until a command asks for more."""
     store = getattr(args, "store", None)
     if store and has_password(store):
         print(
@@ -34,6 +36,9 @@ def load_config(args: argparse.Namespace, **overrides: Any) -> Config:
         )
     cfg = config_mod.load(args.config, data_dir=args.data_dir, store=store, **overrides)
     logs.setup("WARNING")
+    # The data dir's recorded store when none is given; another one is refused here, before the
+    # token opens (StoreBindingError: one line, exit 2; gateway/app/store_wiring.py).
+    settle_store(cfg, serving=getattr(args, "command", None) == "serve")
     return cfg
 
 

@@ -1,19 +1,15 @@
-"""Open the metadata store the configuration names (``store`` URL, ``--store``)."""
+"""Open the metadata store a URL names, from plain values (the app maps its configuration onto them)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.secret_files import read_secret
 from gateway.store import url as store_url
 from gateway.store.sql import SqlStore
 from gateway.store.sqlite import SqliteStore
-
-if TYPE_CHECKING:
-    from gateway.app.config import Config, PostgresConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +19,21 @@ class StoreUnavailable(RuntimeError):
     names the store without its password, for `kmsgw: ...` or a JSON log line instead of a traceback."""
 
 
-def resolved_url(config: Config) -> str:
-    """``store`` when set, else the legacy ``sqlite_path``, else "" (``<data_dir>/kms.db``)."""
-    if config.store:
-        return config.store
-    # The legacy option was a path relative to the working directory, as it always was.
-    return f"sqlite://{Path(config.sqlite_path).resolve()}" if config.sqlite_path else ""
+def open_url(
+    url: str,
+    data_dir: Path,
+    *,
+    password_file: Path | None = None,
+    pool_min_size: int = 1,
+    pool_max_size: int = 4,
+    pool_timeout_s: float = 10.0,
+) -> SqlStore:
+    """The store ``url`` names (empty: SQLite ``<data_dir>/kms.db``; see gateway/store/url.py).
 
-
-def open_store(config: Config) -> SqlStore:
-    """A store for this process (each `serve` worker calls this, so each has its own pool)."""
-    return open_url(resolved_url(config), config.data_dir, config.postgres)
-
-
-def open_url(url: str, data_dir: Path, pg: PostgresConfig | None = None) -> SqlStore:
+    PostgreSQL only: ``password_file`` (mode 0600, refused otherwise) holds the password when the
+    URL and libpq's own sources do not; the pool sizes are per process (each `serve` worker opens
+    its own store).
+    """
     target = store_url.parse(url, data_dir)
     log.debug("opening the metadata store", extra={"store": store_url.redact(url) or str(target.sqlite_path)})
     if target.kind == "sqlite":
@@ -44,18 +41,16 @@ def open_url(url: str, data_dir: Path, pg: PostgresConfig | None = None) -> SqlS
         return SqliteStore(target.sqlite_path)
     import psycopg  # loads only when used
 
-    from gateway.app.config import PostgresConfig
     from gateway.store.postgres import PostgresStore
 
-    pg = pg or PostgresConfig()
-    password = read_secret(Path(pg.password_file)) if pg.password_file else None
+    password = read_secret(password_file) if password_file else None
     try:
         return PostgresStore(
             target.postgres_url,
             password=password,
-            pool_min_size=pg.pool_min_size,
-            pool_max_size=pg.pool_max_size,
-            pool_timeout_s=pg.pool_timeout_s,
+            pool_min_size=pool_min_size,
+            pool_max_size=pool_max_size,
+            pool_timeout_s=pool_timeout_s,
         )
     except psycopg.Error as exc:  # PoolTimeout is one too
         raise StoreUnavailable(_unavailable(url, exc, password)) from exc

@@ -20,7 +20,6 @@ import grpc
 import psycopg
 import pytest
 
-from gateway.app.config import PostgresConfig
 from gateway.core.model import Grant, KeyRecord, KeyState
 from gateway.core.ports.store import CredentialRow, DuplicateAlias, ImportParamsRow, TokenRow
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
@@ -577,15 +576,15 @@ def test_pg_password_sources(password_role, tmp_path, monkeypatch):
     monkeypatch.delenv("PGPASSWORD", raising=False)
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
     with pytest.raises(Exception, match="password"):
-        open_url(url, tmp_path, PostgresConfig(pool_timeout_s=2)).close()
+        open_url(url, tmp_path, pool_timeout_s=2).close()
     # [postgres] password_file: a 0600 file, refused when others can read it
     secret = tmp_path / "pg.password"
     secret.write_text(password + "\n")
     secret.chmod(0o644)
     with pytest.raises(PermissionError):
-        open_url(url, tmp_path, PostgresConfig(password_file=str(secret)))
+        open_url(url, tmp_path, password_file=secret)
     secret.chmod(0o600)
-    open_url(url, tmp_path, PostgresConfig(password_file=str(secret))).close()
+    open_url(url, tmp_path, password_file=secret).close()
     # libpq's passfile (PGPASSFILE / ~/.pgpass): host:port:db:user:password
     passfile = tmp_path / "pgpass"
     host, port = url.split("@", 1)[1].split("/", 1)[0].split(":")
