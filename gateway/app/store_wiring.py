@@ -21,6 +21,7 @@ that default.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ from gateway.store.factory import StoreUnavailable, open_url
 from gateway.store.sql import SqlStore
 
 BINDING_NAME = "store.json"
+
+log = logging.getLogger(__name__)
 
 
 class StoreBindingError(StoreUnavailable):
@@ -102,6 +105,11 @@ def open_store(config: Config) -> SqlStore:
     if given and bound is None:
         try:
             _record(config.data_dir, given)
+        except OSError as exc:  # a safety net, not a need: serve on, say why it is missing
+            log.warning(
+                "cannot record the data dir's store",
+                extra={"path": str(binding_path(config.data_dir)), "error": str(exc)},
+            )
         except BaseException:
             store.close()
             raise
