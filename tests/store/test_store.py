@@ -29,6 +29,7 @@ from gateway.store.factory import open_url
 from gateway.store.migrate import migration_files, to_postgres
 from gateway.store.postgres import translate
 from gateway.store.sql import IntegrityError
+from gateway.store.sqlite import SqliteStore
 from tests.support.rest import Rest
 from tests.support.serve import cli, start_serve
 
@@ -376,6 +377,19 @@ def test_recovery_rows(store):
     assert store.note_orphans(["y", "z"], 20) == {"y": 10, "z": 20}  # x is no orphan any more
     store.forget_orphans(["y"])
     assert store.note_orphans(["y", "z"], 30) == {"y": 30, "z": 20}
+    # drop_provisioning deletes only a row still in flight, never one its creator finished
+    assert not store.drop_provisioning(rec.key_id)
+    assert store.get_key_by_id(rec.key_id) is not None
+    leftover = key(1, provisioning=True)
+    store.insert_key(leftover)
+    assert store.drop_provisioning(leftover.key_id)
+    assert store.get_key_by_id(leftover.key_id) is None
+    assert not store.drop_provisioning(leftover.key_id)
+
+
+def test_every_adapter_declares_whether_it_is_shared(store):
+    """SQLite starts unshared (a second serve on the file flips it); PostgreSQL always is."""
+    assert store.shared is (not isinstance(store, SqliteStore))
 
 
 # -- migrations --------------------------------------------------------------------------------
