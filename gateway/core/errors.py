@@ -25,6 +25,9 @@ class Kind(enum.Enum):
 class Err(enum.Enum):
     """Every error the gateway can raise, declared as (kind, default English message)."""
 
+    _kind: Kind
+    _message: str
+
     def __new__(cls, kind: Kind, message: str) -> Err:
         member = object.__new__(cls)
         member._value_ = len(cls.__members__) + 1  # unique even when two messages match

@@ -4,14 +4,46 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from gateway.core.errors import KmsError
+
+T = TypeVar("T")
 
 
 class KeyState(enum.IntEnum):
+    """A key's state; the numbers are the API's ``key_state`` values."""
+
     PENDING_ACTIVATION = 1
     ENABLED = 2
     DISABLED = 3
     PENDING_DELETION = 4
     PENDING_IMPORT = 5
+
+
+class KeySpec(enum.StrEnum):
+    """Every key spec the API knows; whether the token can make one is the HSM port's answer."""
+
+    AES_256 = "AES_256"
+    SM4 = "SM4"
+    RSA_2048 = "RSA_2048"
+    RSA_3072 = "RSA_3072"
+    RSA_4096 = "RSA_4096"
+    EC_P256 = "EC_P256"
+    EC_P384 = "EC_P384"
+    SM2 = "SM2"
+
+
+class KeyUsage(enum.StrEnum):
+    ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+    SIGN_VERIFY = "SIGN_VERIFY"
+
+
+class Origin(enum.StrEnum):
+    """Where a key's material came from: the token (``kms``) or the caller (``external``, BYOK)."""
+
+    KMS = "kms"
+    EXTERNAL = "external"
 
 
 @dataclass(frozen=True)
@@ -35,9 +67,9 @@ class KeyRecord:
     domain_id: str
     key_alias: str
     key_description: str
-    key_spec: str  # AES_256, RSA_2048, ...
-    key_usage: str  # ENCRYPT_DECRYPT | SIGN_VERIFY
-    origin: str  # kms | external
+    key_spec: KeySpec
+    key_usage: KeyUsage
+    origin: Origin
     key_state: KeyState
     creation_date: int  # ms epoch
     scheduled_deletion_date: int | None = None  # ms epoch
@@ -47,10 +79,18 @@ class KeyRecord:
     expiration_time: int | None = None  # ms epoch, imported material only
     provisioning: bool = False  # True between the store insert and the token object existing
 
+    def __post_init__(self) -> None:
+        # Store adapters hand in the column text: make the fields the enums they are typed as
+        # (equal to that text, so nothing on the wire changes).
+        self.key_spec = KeySpec(self.key_spec)
+        self.key_usage = KeyUsage(self.key_usage)
+        self.origin = Origin(self.origin)
+        self.key_state = KeyState(self.key_state)
+
     @property
     def key_type(self) -> int:
         """The API's `key_type`: 1 symmetric, 2 asymmetric."""
-        return 1 if self.key_spec in ("AES_256", "SM4") else 2
+        return 1 if self.key_spec in (KeySpec.AES_256, KeySpec.SM4) else 2
 
 
 @dataclass
@@ -95,12 +135,19 @@ class Quota:
 
 
 @dataclass
-class ItemResult:
+class ItemResult(Generic[T]):
     """One item of a batch: a value or the error that item alone met."""
 
-    value: object | None = None
-    error: object | None = None  # KmsError
-    extra: dict = field(default_factory=dict)
+    value: T | None = None
+    error: KmsError | None = None
+    extra: dict[str, int] = field(default_factory=dict)  # encrypt-datakey: {"datakey_length": bytes}
+
+    def value_or_raise(self) -> T:
+        """The value, or the item's error raised (a single call is a batch of one)."""
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
 
 
 @dataclass

@@ -1,6 +1,12 @@
-"""Prometheus metrics that explain where time goes: per request, per HSM call, per batch."""
+"""Prometheus metrics that explain where time goes: per request, per HSM call, per batch.
+
+:class:`PrometheusMetrics` is the adapter of the core's metrics hooks (gateway/core/ports/metrics.py);
+the module-level metrics are what it records into.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -31,6 +37,43 @@ HSM_SESSIONS = Gauge(
 )
 HSM_HEALS = Counter("kmsgw_hsm_heals_total", "Session or library rebuilds after a token fault")
 DATA_KEYS = Counter("kmsgw_data_keys_total", "Data keys created, encrypted or decrypted", ["op"])
+
+
+class PrometheusMetrics:
+    """The core's, the pipeline's and the HSM executor's counts, into the metrics above."""
+
+    def __init__(self) -> None:
+        self._request_children: dict[str, dict[str, Any]] = {}  # transport -> op -> REQUEST_SECONDS child
+
+    def data_keys(self, op: str, count: int) -> None:
+        DATA_KEYS.labels(op).inc(count)
+
+    def request_seconds(self, op: str, transport: str, seconds: float) -> None:
+        # Every request passes here: each child is resolved once (labels() per call costs microseconds).
+        by_op = self._request_children.get(transport)
+        child = by_op.get(op) if by_op is not None else None
+        if child is None:
+            child = REQUEST_SECONDS.labels(op, transport)
+            self._request_children.setdefault(transport, {})[op] = child
+        child.observe(seconds)
+
+    def request_error(self, op: str, transport: str, code: str) -> None:
+        REQUEST_ERRORS.labels(op, transport, code).inc()
+
+    def hsm_job_seconds(self, op: str, seconds: float) -> None:
+        HSM_OP_SECONDS.labels(op).observe(seconds)
+
+    def hsm_batch(self, size: int) -> None:
+        HSM_BATCH_SIZE.observe(size)
+
+    def hsm_queued(self, delta: int) -> None:
+        HSM_QUEUE_DEPTH.inc(delta)
+
+    def hsm_sessions(self, count: int) -> None:
+        HSM_SESSIONS.set(count)
+
+    def hsm_heal(self) -> None:
+        HSM_HEALS.inc()
 
 
 def render() -> tuple[bytes, str]:
