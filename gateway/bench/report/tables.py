@@ -21,7 +21,7 @@ def latency(us: float | None) -> str:
 
 def rate(cell: dict[str, Any]) -> str:
     t = cell["throughput"]
-    if t["mean"] is None:
+    if t["mean"] is None or cell["status"] != "ok":
         return ""
     text = f"{t['mean']:,.0f}"
     if t.get("ci95"):
@@ -98,7 +98,7 @@ def gateway_rows(cells: Sequence[dict[str, Any]]) -> list[list[str]]:
         x_raw = "" if c.get("x_raw") is None else f"{c['x_raw']:.3g}"
         rows.append([
             c["transport"], c["operation"], mode, str(c.get("workers") or ""), str(c["concurrency"]), rate(c),
-            c["throughput"]["unit"], _lat(c, "p50"), _lat(c, "p99"), _lat(c, "p999"), _errors(c), x_raw, _split(c),
+            c["throughput"]["unit"] if c["status"] == "ok" else "", _lat(c, "p50"), _lat(c, "p99"), _lat(c, "p999"), _errors(c), x_raw, _split(c),
             _cpu(c), _status(c),
         ])  # fmt: skip
     return rows
@@ -143,9 +143,15 @@ def heading(run: dict[str, Any], name: str = "") -> list[str]:
 
 
 def run_text(run: dict[str, Any], name: str = "") -> str:
-    rows = p11_rows(run["cells"]) if run["kind"] == "p11" else gateway_rows(run["cells"])
-    parts = [*heading(run, name), "", render(rows)]
-    knees = [c for c in run.get("curves", []) if c.get("knee")]
+    raw = [c for c in run["cells"] if c["layer"] == "p11"]
+    gw = [c for c in run["cells"] if c["layer"] == "gateway"]
+    parts = heading(run, name)
+    if gw:
+        parts += ["", "through the gateway:" if raw else "", render(gateway_rows(gw))]
+    if raw:
+        parts += ["", "raw token (bench p11):" if gw else "", render(p11_rows(raw))]
+    parts = [p for i, p in enumerate(parts) if p or i == 0 or parts[i - 1]]
+    knees = [c for c in run.get("curves", []) if c.get("knee") and len(c["points"]) > 1]
     if knees:
         parts += ["", "knees (highest throughput with p99 within budget):"]
         for curve in knees:

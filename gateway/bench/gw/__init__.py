@@ -1,0 +1,1 @@
+"""The gateway layer: a running (or started) gateway driven through each of its transports."""
