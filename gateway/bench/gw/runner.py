@@ -216,7 +216,7 @@ def _sweep(
         if why is None:
             available.append(t)
             continue
-        for plan in plans(s, [t]):
+        for _ in plans(s, [t]):
             tick(f"{t} skipped")
         cells.append(_skipped(Plan(t, "*", "*", 0, 0), workers, s.sign_spec, why))  # one row per absent transport
     fx, made = make_keys(s, ep)

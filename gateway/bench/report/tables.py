@@ -98,7 +98,8 @@ def gateway_rows(cells: Sequence[dict[str, Any]]) -> list[list[str]]:
         x_raw = "" if c.get("x_raw") is None else f"{c['x_raw']:.3g}"
         rows.append([
             c["transport"], c["operation"], mode, str(c.get("workers") or ""), str(c["concurrency"]), rate(c),
-            c["throughput"]["unit"] if c["status"] == "ok" else "", _lat(c, "p50"), _lat(c, "p99"), _lat(c, "p999"), _errors(c), x_raw, _split(c),
+            c["throughput"]["unit"] if c["status"] == "ok" else "",
+            _lat(c, "p50"), _lat(c, "p99"), _lat(c, "p999"), _errors(c), x_raw, _split(c),
             _cpu(c), _status(c),
         ])  # fmt: skip
     return rows
