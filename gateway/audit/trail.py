@@ -1,11 +1,11 @@
 """Audit trail: one hash-chained, MAC-ed JSON line per request.
 
-Transports build an :class:`AuditEvent` per finished request and hand it to
-:meth:`AuditLog.record`; the log adds the time, its line number and the chain fields. The
-format (docs/audit.md) makes every line depend on the one before it (``prev`` = SHA-256 of the
-previous line's bytes) and carries an HMAC-SHA256 under a key that only the token can unseal
-(gateway/audit/key.py), so an edit anywhere shows in ``kmsgw audit verify`` even when the
-editor recomputes the hashes.
+The request pipeline builds an :class:`AuditEvent` (gateway/core/ports/audit.py) per finished
+request and hands it to :meth:`AuditLog.record` (this is the port's ``AuditSink``); the log adds
+the time, its line number and the chain fields. The format (docs/audit.md) makes every line
+depend on the one before it (``prev`` = SHA-256 of the previous line's bytes) and carries an
+HMAC-SHA256 under a key that only the token can unseal (gateway/audit/key.py), so an edit
+anywhere shows in ``kmsgw audit verify`` even when the editor recomputes the hashes.
 
 Several processes (``--workers N``, or nodes sharing a data dir) append to one file: each
 append holds an exclusive ``flock``, re-reads the file's tail when another writer grew it, and
@@ -22,9 +22,10 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _encode_str
 from pathlib import Path
+
+from gateway.core.ports.audit import AuditEvent
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,6 @@ MAX_FIELD_CHARS = 256  # client-chosen values (request id, sequence) are clipped
 FSYNC_MODES = ("always", "interval", "never")
 _TAIL_WINDOW = 16 * 1024
 _TAIL_MAX = 1 << 20
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """What happened; never a plaintext, PIN, secret key or token."""
-
-    transport: str  # "grpc" | "rest"
-    op: str  # operation name as in metrics (e.g. "create_datakey")
-    action: str  # permission action (e.g. "kms:dek:create"), "" when unknown
-    principal: str  # who: access key, token user id or certificate-bound access key; "" if unauthenticated
-    project_id: str  # the caller's project ("" if unauthenticated)
-    key_id: str  # the key the request names ("" if none; batch: the first distinct key)
-    result: str  # "OK" or the KMS error code answered
-    request_id: str  # REST X-Request-Id / gRPC x-request-id (generated when absent)
-    sequence: str | None  # the request's `sequence` field, if any
 
 
 def line_hash(line: bytes) -> str:

@@ -4,9 +4,11 @@ A bucket holds up to ``burst`` requests and refills at ``rate`` per second; a re
 token or is refused with the seconds until the next token (the transports send it as
 ``Retry-After``). The limit of a (principal, operation) pair is, most specific first: the
 principal's override, the operation's override (by operation name, then by its permission
-action), then the default. ``rate = 0`` is unlimited. Buckets live in this process only: with
-``--workers N`` each worker counts on its own, so a client spread over N workers may get up to
-N times the configured rate. A batch RPC counts as one request.
+action), then the default. ``rate = 0`` is unlimited. Operations are named as in the catalog
+(gateway/core/operations.py); a former name in the configuration counts as the operation it
+named. Buckets live in this process only: with ``--workers N`` each worker counts on its own, so
+a client spread over N workers may get up to N times the configured rate. A batch RPC counts as
+one request.
 
 Memory stays bounded: a bucket that has been idle long enough to be full again is the same as
 no bucket and is dropped by a periodic sweep; beyond ``max_buckets`` the least recently used
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core import permissions
+from gateway.core import operations, permissions
 from gateway.core.errors import Err, KmsError
 
 _SWEEP_SECONDS = 30.0
@@ -130,16 +132,28 @@ class RateLimiter:
     def from_config(cls, cfg: Any) -> RateLimiter:
         """Build from a ``LimitsConfig`` (``[limits]``); unknown operation names are refused."""
         default = Limit.of(cfg.rate, cfg.burst)
-        operations = {}
+        operations: dict[str, Limit] = {}
         for name, entry in (cfg.operations or {}).items():
-            if name not in permissions.OP_ACTIONS and name not in permissions.KNOWN_ACTIONS:
-                raise ValueError(f"[limits.operations]: unknown operation or action {name!r}")
-            operations[name] = _limit_entry(entry, f"[limits.operations.{name!r}]")
+            key = _operation_key(str(name))
+            if key in operations:
+                raise ValueError(f"[limits.operations]: {name!r} names an operation already given (by another name)")
+            operations[key] = _limit_entry(entry, f"[limits.operations.{name!r}]")
         principals = {
             str(name): _limit_entry(entry, f"[limits.principals.{name!r}]")
             for name, entry in (cfg.principals or {}).items()
         }
         return cls(default, operations, principals, int(cfg.max_buckets))
+
+
+def _operation_key(name: str) -> str:
+    """The key of a ``[limits.operations]`` entry: an action, or an operation's canonical name
+    (a former name, e.g. gRPC's ``list_key_tags``, counts as the operation it named)."""
+    if name in permissions.KNOWN_ACTIONS:
+        return name
+    op = operations.resolve(name)
+    if op is None:
+        raise ValueError(f"[limits.operations]: unknown operation or action {name!r}")
+    return op.name
 
 
 def _limit_entry(entry: object, where: str) -> Limit:

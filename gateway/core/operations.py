@@ -1,0 +1,136 @@
+"""The operation catalog: every KMS operation, defined once, whatever transport serves it.
+
+An operation's ``name`` is the same on every transport: it is the audit line's ``op``, the key of
+its rate-limit buckets and ``[limits.operations]`` entries, and the ``op`` label of the request
+metrics. Transports name operations only through these entries (a REST route, a gRPC method and
+later other front ends point at one), so one operation can never be counted, limited or audited
+under two names.
+
+Per operation:
+
+* ``action`` — the permission action a caller's policy must hold (``Caller.actions``): the KMS API
+  reference's chapter 5 names where it has one; grants, rotation and asymmetric operations use
+  the names the provider's IAM documents for them. A batch operation takes the action of its
+  single counterpart, so a policy that allows one allows the other.
+* ``grant_name`` — the name a grant's ``operations`` list uses for it (``"create-datakey"``), or
+  ``""`` when no grant can allow it: only the key's own project may call it. A batch operation is
+  allowed by a grant on its single counterpart.
+* ``former_names`` — names an older release used for it on some transport (the gRPC tag methods).
+  ``[limits.operations]`` still accepts them; nothing else does.
+
+Names are the REST API's operation names where transports once disagreed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Operation:
+    """One KMS operation (compared by identity: there is one entry per name)."""
+
+    name: str
+    action: str
+    grant_name: str = ""
+    former_names: tuple[str, ...] = ()
+
+    @property
+    def grantable(self) -> bool:
+        """True when a grant on another project's key may allow a caller to run it."""
+        return bool(self.grant_name)
+
+
+# -- keys -----------------------------------------------------------------------------------------
+CREATE_KEY = Operation("create_key", "kms:cmk:create")
+DESCRIBE_KEY = Operation("describe_key", "kms:cmk:get", grant_name="describe-key")
+LIST_KEYS = Operation("list_keys", "kms:cmk:list")
+ENABLE_KEY = Operation("enable_key", "kms:cmk:enable")
+DISABLE_KEY = Operation("disable_key", "kms:cmk:disable")
+SCHEDULE_KEY_DELETION = Operation("schedule_key_deletion", "kms:cmk:update")
+CANCEL_KEY_DELETION = Operation("cancel_key_deletion", "kms:cmk:update")
+UPDATE_KEY_ALIAS = Operation("update_key_alias", "kms:cmk:update")
+UPDATE_KEY_DESCRIPTION = Operation("update_key_description", "kms:cmk:update")
+# -- random, counts and quotas --------------------------------------------------------------------
+GEN_RANDOM = Operation("gen_random", "kms:cmk:generate")
+USER_INSTANCES = Operation("user_instances", "kms:cmk:getInstance")
+USER_QUOTAS = Operation("user_quotas", "kms:cmk:getQuota")
+# -- data keys ------------------------------------------------------------------------------------
+CREATE_DATAKEY = Operation("create_datakey", "kms:dek:create", grant_name="create-datakey")
+CREATE_DATAKEY_WITHOUT_PLAINTEXT = Operation(
+    "create_datakey_without_plaintext", "kms:dek:create", grant_name="create-datakey-without-plaintext"
+)
+ENCRYPT_DATAKEY = Operation("encrypt_datakey", "kms:dek:crypto", grant_name="encrypt-datakey")
+DECRYPT_DATAKEY = Operation("decrypt_datakey", "kms:dek:crypto", grant_name="decrypt-datakey")
+BATCH_CREATE_DATAKEY = Operation("batch_create_datakey", "kms:dek:create", grant_name="create-datakey")
+BATCH_ENCRYPT_DATAKEY = Operation("batch_encrypt_datakey", "kms:dek:crypto", grant_name="encrypt-datakey")
+BATCH_DECRYPT_DATAKEY = Operation("batch_decrypt_datakey", "kms:dek:crypto", grant_name="decrypt-datakey")
+# -- data -----------------------------------------------------------------------------------------
+ENCRYPT_DATA = Operation("encrypt_data", "kms:cmk:crypto", grant_name="encrypt-data")
+DECRYPT_DATA = Operation("decrypt_data", "kms:cmk:crypto", grant_name="decrypt-data")
+# -- rotation -------------------------------------------------------------------------------------
+ENABLE_KEY_ROTATION = Operation("enable_key_rotation", "kms:cmk:enableRotation")
+DISABLE_KEY_ROTATION = Operation("disable_key_rotation", "kms:cmk:disableRotation")
+UPDATE_KEY_ROTATION_INTERVAL = Operation("update_key_rotation_interval", "kms:cmk:updateRotation")
+GET_KEY_ROTATION_STATUS = Operation("get_key_rotation_status", "kms:cmk:getRotation")
+ROTATE_ON_DEMAND = Operation("rotate_on_demand", "kms:cmk:rotate")
+# -- grants ---------------------------------------------------------------------------------------
+CREATE_GRANT = Operation("create_grant", "kms:grant:create", grant_name="create-grant")
+LIST_GRANTS = Operation("list_grants", "kms:grant:list")
+LIST_RETIRABLE_GRANTS = Operation("list_retirable_grants", "kms:grant:listRetirable")
+REVOKE_GRANT = Operation("revoke_grant", "kms:grant:revoke")
+RETIRE_GRANT = Operation("retire_grant", "kms:grant:retire", grant_name="retire-grant")
+# -- tags -----------------------------------------------------------------------------------------
+CREATE_KMS_TAG = Operation("create_kms_tag", "kms:cmkTag:create", former_names=("create_key_tag",))
+BATCH_CREATE_KMS_TAGS = Operation("batch_create_kms_tags", "kms:cmkTag:batch", former_names=("batch_key_tags",))
+DELETE_TAG = Operation("delete_tag", "kms:cmkTag:delete", former_names=("delete_key_tag",))
+SHOW_KMS_TAGS = Operation("show_kms_tags", "kms:cmkTag:list", former_names=("list_key_tags",))
+LIST_KMS_TAGS = Operation("list_kms_tags", "kms:cmkTag:list", former_names=("list_project_tags",))
+LIST_KMS_BY_TAGS = Operation("list_kms_by_tags", "kms:cmkTag:listInstance", former_names=("list_resource_instances",))
+# -- asymmetric keys ------------------------------------------------------------------------------
+SIGN = Operation("sign", "kms:cmk:sign")
+VERIFY = Operation("verify", "kms:cmk:verify")
+GET_PUBLICKEY = Operation("get_publickey", "kms:cmk:getPublicKey")
+# -- key import (bring your own key) --------------------------------------------------------------
+GET_PARAMETERS_FOR_IMPORT = Operation("get_parameters_for_import", "kms:cmk:getMaterial")
+IMPORT_KEY_MATERIAL = Operation("import_key_material", "kms:cmk:importMaterial")
+DELETE_IMPORTED_KEY_MATERIAL = Operation("delete_imported_key_material", "kms:cmk:deleteMaterial")
+
+# What a request that names no known operation (an unknown REST path) is audited and measured as.
+# Not in the catalog: no policy allows it and no limit names it.
+UNKNOWN = Operation("unknown", "")
+
+# Every entry defined above, in order of definition.
+CATALOG: tuple[Operation, ...] = tuple(
+    value for value in tuple(globals().values()) if isinstance(value, Operation) and value is not UNKNOWN
+)
+BY_NAME: Mapping[str, Operation] = MappingProxyType({op.name: op for op in CATALOG})
+# A former name -> the operation's entry (``[limits.operations]`` keeps accepting them).
+BY_FORMER_NAME: Mapping[str, Operation] = MappingProxyType({former: op for op in CATALOG for former in op.former_names})
+KNOWN_ACTIONS: frozenset[str] = frozenset(op.action for op in CATALOG)
+# The names a grant's ``operations`` may list; the core's grant checks compare with these.
+GRANTABLE_OPERATIONS: frozenset[str] = frozenset(op.grant_name for op in CATALOG if op.grant_name)
+
+
+def _check_catalog() -> None:
+    """Refuse at import a catalog whose names collide (a former name that is also a current one)."""
+    if len(BY_NAME) != len(CATALOG):
+        raise RuntimeError("operation catalog: two entries share a name")
+    clash = set(BY_FORMER_NAME) & set(BY_NAME)
+    if clash or len(BY_FORMER_NAME) != sum(len(op.former_names) for op in CATALOG):
+        raise RuntimeError(f"operation catalog: former names reused: {sorted(clash)}")
+
+
+_check_catalog()
+
+
+def get(name: str) -> Operation:
+    """The entry of a canonical name; KeyError for any other (a former name included)."""
+    return BY_NAME[name]
+
+
+def resolve(name: str) -> Operation | None:
+    """The entry of a canonical or former name, None for an unknown one."""
+    return BY_NAME.get(name) or BY_FORMER_NAME.get(name)
