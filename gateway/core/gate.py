@@ -1,8 +1,9 @@
-"""The per-request gate both transports call once the caller is known: permission, then rate limit.
+"""The per-request gate, called once the caller is known: permission, then rate limit.
 
-One entry point so REST and gRPC cannot drift apart. The hot path is cheap: a caller with no
-policy and a gateway with no ``[limits]`` costs one attribute test and one boolean test; a
-policy adds one dict lookup and one set membership test.
+The request pipeline (gateway/pipeline) calls it for every transport, so none can skip or reorder
+it. ``op`` is the operation's catalog name. The hot path is cheap: a caller with no policy and a
+gateway with no ``[limits]`` costs one attribute test and one boolean test; a policy adds one dict
+lookup and one set membership test.
 """
 
 from __future__ import annotations
@@ -27,26 +28,3 @@ class RequestGate:
             permissions.check(caller.actions, op)
         if self._limited:
             self.limiter.take(caller.principal or caller.user_id, op)
-
-
-_AUDIT_FIELD_MAX = 64
-
-
-def _short(value: object) -> str:
-    return value[:_AUDIT_FIELD_MAX] if isinstance(value, str) else ""
-
-
-def audit_key_id(request: object) -> str:
-    """The key a request names, for the audit trail: its ``key_id``, else its first batch item's."""
-    key_id = _short(getattr(request, "key_id", None))
-    if not key_id:
-        for item in getattr(request, "items", None) or ():
-            key_id = _short(getattr(item, "key_id", None))
-            if key_id:
-                break
-    return key_id
-
-
-def audit_sequence(request: object) -> str | None:
-    """The request's ``sequence`` (None when absent); truncated, never more of the body."""
-    return _short(getattr(request, "sequence", None)) or None
