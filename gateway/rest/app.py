@@ -4,15 +4,17 @@ Stack: Starlette on uvicorn with httptools. Starlette is a small ASGI toolkit wh
 plain classes and functions (no dependency injection, no implicit body parsing, no global
 state), uvicorn with httptools is the fastest mainstream Python HTTP/1.1 server, and both are
 already what the rest of the gateway runs on, so REST adds no new framework. The KMS API itself
-is one plain ASGI endpoint (:class:`KmsEndpoint`): it reads the body under the size limit,
-authenticates, validates with the pydantic models and calls the core, sending the response
-itself — so a request costs one route-table lookup, one pydantic parse and one serialization,
-with every table, schema and metrics child built once at start-up.
+is one plain ASGI endpoint (:class:`KmsEndpoint`): it finds the route, then hands the request to
+the request pipeline (gateway/pipeline: authentication, permission and rate limit, audit, error
+rendering, metrics) as a :class:`RestExchange` — which reads the body under the size limit, checks
+the token or AK/SK signature, validates with the pydantic models and calls the route's handler —
+and sends the answer itself. A request costs one route-table lookup, one pydantic parse and one
+serialization, with every table and schema built once at start-up.
 
 Layout of ``gateway/rest``:
 
-* ``app.py`` — this factory and the request pipeline (body limit, auth, error envelope, metrics,
-  ``X-Request-Id``); ``auth.py`` — X-Auth-Token and AK/SK (``signing.py``) to a caller;
+* ``app.py`` — this factory and the REST side of the pipeline (body limit, error envelope,
+  ``X-Request-Id``); ``auth.py`` — X-Auth-Token and AK/SK (``aksk_signatures.py``) to a caller;
 * ``protocol.py`` — the HTTP connection: uvicorn's httptools protocol with a head deadline and
   size limit, and the error envelope for requests the parser refuses;
 * ``routing.py`` — :class:`RouteGroup` / :class:`RouteTable` / :class:`Ctx`;
@@ -30,17 +32,19 @@ Adding a route group (e.g. grants) — no shared file changes:
 
        routes = RouteGroup("grants", "What the group does.")
 
-       @routes.post("/create-grant", op="create_grant", request=s.CreateGrantRequest,
-                    response=s.CreateGrantResponse, sdk="create_grant", action="kms:grant:create")
+       @routes.post("/create-grant", op=ops.CREATE_GRANT, request=s.CreateGrantRequest,
+                    response=s.CreateGrantResponse, sdk="create_grant")
        async def create_grant(ctx: Ctx, body: s.CreateGrantRequest) -> s.CreateGrantResponse:
            grant = await ctx.kms.create_grant(ctx.caller, ...)
            return s.CreateGrantResponse(grant_id=grant.grant_id)
 
-   Paths are relative to ``/v1.0/{project_id}/kms``; ``{name}`` is a path parameter and
+   ``op`` is the operation's entry in gateway/core/operations.py (``from gateway.core import
+   operations as ops``): it names the request in metrics, audit and rate limits and gives its
+   permission action. Paths are relative to ``/v1.0/{project_id}/kms``; ``{name}`` is a path parameter and
    ``{name:path}`` one that may hold "/" (``ctx.path["name"]``). A 204 route has
    ``status=204`` and no response model, and its handler returns ``None``.
 3. ``.venv/bin/python -m gateway.rest.openapi`` regenerates ``gateway/rest/openapi.json``
-   (``tests/test_openapi.py`` fails until the committed file matches).
+   (``tests/transport/test_openapi.py`` fails until the committed file matches).
 
 ``routing.discover()`` imports every ``routes_*`` module; handlers raise ``KmsError`` from the
 core and never build error responses themselves.
@@ -50,9 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -62,32 +64,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.app.runtime import Runtime
-from gateway.audit.trail import AuditEvent
-from gateway.core import validate
-from gateway.core.errors import Err, Kind, KmsError
-from gateway.core.gate import audit_key_id, audit_sequence
+from gateway.core import operations
+from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
-from gateway.core.ratelimit import RateLimited
+from gateway.pipeline import ClientGone, Failure, Pipeline, Services
+from gateway.pipeline.audit_fields import clip, key_id_of, sequence_of
 from gateway.rest.auth import RestAuth
 from gateway.rest.routing import Ctx, RestRoute, RouteTable, discover
-from gateway.rest.schemas_common import parse_body
-from gateway.telemetry import metrics
-
-log = logging.getLogger(__name__)
+from gateway.rest.schemas_common import RequestModel, parse_body
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a larger body is KMS.0203, refused before it is read
 BODY_TIMEOUT_S = 30.0  # the whole body must arrive within this (a Content-Length may promise more than comes)
 JSON_TYPE = (b"content-type", b"application/json;charset=utf-8")
 CLOSE = (b"connection", b"close")
+_NO_PATH_PARAMS: dict[str, str] = {}
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body arrived: nobody to answer."""
 
 
 class _BodyTooLarge(KmsError):
@@ -144,109 +138,93 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-class _Seen:
-    """What the pipeline learned of a request so far (for its audit event)."""
+class RestExchange:
+    """One REST request as the pipeline sees it (gateway/pipeline/contracts.py ``Exchange``)."""
 
-    __slots__ = ("audited", "body", "caller", "parse_tried", "parsed", "path_params")
+    __slots__ = (
+        "body",
+        "body_read",
+        "endpoint",
+        "path_params",
+        "project_id",
+        "receive",
+        "request_id",
+        "route",
+        "scope",
+    )
 
-    def __init__(self) -> None:
-        self.caller: Caller | None = None
-        self.parsed: Any = None
-        self.path_params: dict[str, str] = {}
+    def __init__(self, endpoint: KmsEndpoint, scope: Scope, receive: Receive, request_id: str) -> None:
+        self.endpoint = endpoint
+        self.scope = scope
+        self.receive = receive
+        self.request_id = request_id
+        self.route: RestRoute | None = None
+        self.project_id = ""
+        self.path_params = _NO_PATH_PARAMS
         self.body = b""
-        self.parse_tried = False  # parse_body ran (its result or error is final: not parsed again)
-        self.audited = False
+        self.body_read = False  # False when answering: the connection is closed (the rest was never read)
+
+    async def authenticate(self) -> Caller:
+        """The body first (an AK/SK signature covers it), then the token, signature or certificate."""
+        headers = Headers(scope=self.scope)
+        self.body = await read_body(headers, self.receive)
+        self.body_read = True
+        return await self.endpoint.auth.caller(self.scope, headers, self.body, self.project_id)
+
+    def decode(self) -> RequestModel | None:
+        model = self.route.request if self.route is not None else None
+        return None if model is None else parse_body(model, self.body)
+
+    async def execute(self, caller: Caller, message: Any) -> bytes:
+        assert self.route is not None
+        ep = self.endpoint
+        result = await self.route.handler(
+            Ctx(ep.kms, caller, self.path_params, self.request_id, ep.pipeline.dialect), message
+        )
+        return b"" if result is None else result.__pydantic_serializer__.to_json(result, exclude_none=True)
+
+    def audit_fields(self, message: Any) -> tuple[str, str | None]:
+        """The path's ``{key_id}``, else the body's; the body's ``sequence``."""
+        return clip(self.path_params.get("key_id", "")) or key_id_of(message), sequence_of(message)
 
 
 class KmsEndpoint:
     """ASGI app for everything that is not /healthz, /metrics or /openapi.json."""
 
-    def __init__(self, rt: Runtime, table: RouteTable) -> None:
-        self.rt = rt
+    def __init__(self, services: Services, table: RouteTable) -> None:
+        self.kms = services.kms
         self.table = table
-        self.auth = RestAuth(rt.auth, rt.kms.clock)
-        self.gate = rt.gate
+        self.auth = RestAuth(services.auth, services.clock)
+        self.pipeline: Pipeline = services.pipeline("rest")
         for route in table.routes:
-            route.metric = metrics.REQUEST_SECONDS.labels(route.op, "rest")
-        self._unknown_metric = metrics.REQUEST_SECONDS.labels("unknown", "rest")
+            route.endpoint = self.pipeline.endpoint(route.operation)
+        self._unknown = self.pipeline.endpoint(operations.UNKNOWN)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
         request_id = os.urandom(16).hex()
-        route: RestRoute | None = None
-        req = _Seen()
-        body_read = False
+        exchange = RestExchange(self, scope, receive, request_id)
         try:
-            route, project_id, req.path_params = self.table.match(scope["method"], scope["path"])
-            headers = Headers(scope=scope)
-            req.body = await read_body(headers, receive)
-            body_read = True
-            req.caller = caller = await self.auth.caller(scope, headers, req.body, project_id)
-            self.gate.admit(caller, route.op)  # before parsing: a refused request costs no more work
-            parsed = None
-            if route.request is not None:
-                req.parse_tried = True
-                req.parsed = parsed = parse_body(route.request, req.body)
-                validate.sequence(parsed.sequence)
-            result = await route.handler(Ctx(self.rt, caller, req.path_params, request_id), parsed)
-            payload = b"" if result is None else result.__pydantic_serializer__.to_json(result, exclude_none=True)
-            if self.rt.audit is not None:  # fail closed: no answer leaves without its audit line
-                req.audited = True
-                self._audit(route, req, request_id, "OK")
-            await _send(send, route.status, payload, request_id, None if result is None else JSON_TYPE)
+            route, exchange.project_id, exchange.path_params = self.table.match(scope["method"], scope["path"])
+        except KmsError as exc:  # no such operation: refused before anything is read
+            await self._send_error(send, self.pipeline.refuse(self._unknown, exchange, exc), request_id, close=True)
+            return
+        exchange.route = route
+        assert route.endpoint is not None
+        try:
+            answer = await self.pipeline.run(route.endpoint, exchange)
         except ClientGone:
             return
-        except KmsError as exc:
-            await self._error(send, route, req, exc, request_id, close=not body_read)
-        except Exception:
-            log.exception("unhandled error", extra={"op": route.op if route else "unknown", "transport": "rest"})
-            await self._error(send, route, req, KmsError(Err.INTERNAL), request_id, close=not body_read)
-        finally:
-            (route.metric if route is not None else self._unknown_metric).observe(time.perf_counter() - start)
+        if isinstance(answer, Failure):
+            await self._send_error(send, answer, request_id, close=not exchange.body_read)
+        else:
+            await _send(send, route.status, answer, request_id, None if route.response is None else JSON_TYPE)
 
-    def _audit(self, route: RestRoute | None, req: _Seen, request_id: str, result: str) -> None:
-        """One audit event, written before the response leaves (raises if the log cannot take it)."""
-        assert self.rt.audit is not None
-        parsed, caller = req.parsed, req.caller
-        # Refused after authentication but before parsing (permission, rate limit): the key id is still
-        # worth recording. Never for an unauthenticated request: parsing its body would be free work.
-        refused_early = parsed is None and not req.parse_tried and caller is not None
-        if refused_early and route is not None and route.request is not None and req.body:
-            try:
-                parsed = parse_body(route.request, req.body)
-            except Exception:  # best effort: a bad body simply names no key
-                parsed = None
-        self.rt.audit.record(
-            AuditEvent(
-                transport="rest",
-                op=route.op if route else "unknown",
-                action=route.action if route else "",
-                principal=caller.principal if caller else "",
-                project_id=caller.project_id if caller else "",
-                key_id=req.path_params.get("key_id", "")[:64] or audit_key_id(parsed),
-                result=result,
-                request_id=request_id,
-                sequence=audit_sequence(parsed),
-            )
-        )
-
-    async def _error(
-        self, send: Send, route: RestRoute | None, req: _Seen, exc: KmsError, request_id: str, close: bool
-    ) -> None:
-        wire = self.rt.dialect.render(exc)
-        if self.rt.audit is not None and not req.audited:
-            req.audited = True
-            try:
-                self._audit(route, req, request_id, wire.code)
-            except Exception:  # the error is answered anyway; a fault of the trail itself is a 500
-                log.exception("audit write failed", extra={"op": route.op if route else "unknown"})
-                exc = KmsError(Err.INTERNAL)
-                wire = self.rt.dialect.render(exc)
-        metrics.REQUEST_ERRORS.labels(route.op if route else "unknown", "rest", wire.code).inc()
-        if exc.err.kind is Kind.INTERNAL:
-            log.error("request failed", extra={"op": route.op if route else "unknown", "code": wire.code})
+    @staticmethod
+    async def _send_error(send: Send, failure: Failure, request_id: str, close: bool) -> None:
+        wire = failure.wire
         payload = json.dumps({"error": {"error_code": wire.code, "error_msg": wire.message}}).encode()
-        extra = ((b"retry-after", str(exc.retry_after).encode()),) if isinstance(exc, RateLimited) else ()
+        retry_after = failure.retry_after
+        extra = ((b"retry-after", str(retry_after).encode()),) if retry_after is not None else ()
         await _send(send, wire.status, payload, request_id, JSON_TYPE, close=close, extra=extra)
 
 
@@ -255,7 +233,7 @@ async def _send(
     status: int,
     payload: bytes,
     request_id: str,
-    content_type: tuple | None,
+    content_type: tuple[bytes, bytes] | None,
     close: bool = False,
     extra: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
@@ -280,22 +258,22 @@ class GatewayApp(Starlette):
         super().__init__(routes=routes)
         self.kms = kms
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1.0/"):
             await self.kms(scope, receive, send)
         else:
-            await super().__call__(scope, receive, send)  # type: ignore[arg-type]
+            await super().__call__(scope, receive, send)
 
 
-def create_app(rt: Runtime) -> Starlette:
+def create_app(services: Services) -> Starlette:
     groups = discover()
     table = RouteTable(groups)
-    endpoint = KmsEndpoint(rt, table)
+    endpoint = KmsEndpoint(services, table)
     openapi_cache: list[bytes] = []
 
     async def healthz(request: Request) -> JSONResponse:
-        """Readiness: 503 while the HSM is down (gateway/hsm/health.py, docs/recovery.md)."""
-        if not rt.executor.healthy:
+        """Readiness: 503 while the HSM is down (docs/recovery.md)."""
+        if not services.health():
             return JSONResponse({"status": "unavailable", "hsm": "fault"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
@@ -304,7 +282,7 @@ def create_app(rt: Runtime) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def prometheus(request: Request) -> Response:
-        body, content_type = metrics.render()  # all workers' samples when multi-process
+        body, content_type = services.metrics_text()  # all workers' samples when multi-process
         return Response(body, media_type=content_type)
 
     async def openapi(request: Request) -> Response:

@@ -18,7 +18,9 @@ A caller whose project differs from the path's ``{project_id}`` gets PROJECT_MIS
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.datastructures import Headers
 
@@ -34,6 +36,7 @@ from gateway.rest.aksk_signatures import (
     verify,
 )
 
+Scope = MutableMapping[str, Any]  # an ASGI scope
 _NO_MATCH = "signature does not match"
 # Verifies nothing; spends the HMAC work of a real check when the access key is unknown.
 _DUMMY_SECRET = "kmsgw-unknown-access-key"  # noqa: S105 (not a credential: a stand-in that never verifies)
@@ -44,7 +47,7 @@ class RestAuth:
         self.auth = auth
         self.clock = clock
 
-    async def caller(self, scope: dict, headers: Headers, body: bytes, project_id: str) -> Caller:
+    async def caller(self, scope: Scope, headers: Headers, body: bytes, project_id: str) -> Caller:
         token = headers.get("x-auth-token")
         if token is not None:
             caller = self.auth.caller_from_token(token.strip())
@@ -65,7 +68,7 @@ class RestAuth:
             raise KmsError(Err.PROJECT_MISMATCH)
         return caller
 
-    async def _signed_caller(self, scope: dict, headers: Headers, body: bytes, authorization: str) -> Caller:
+    async def _signed_caller(self, scope: Scope, headers: Headers, body: bytes, authorization: str) -> Caller:
         try:
             access_key, _, _ = parse_authorization(authorization)
         except SignatureError as exc:

@@ -34,8 +34,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.core.dialects import Dialect
 from gateway.core.errors import Err, KmsError
+from gateway.pipeline import ErrorDialect
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ EVICTION_LOG_INTERVAL_S = 60.0  # at most one warning per interval while the cap
 class GatewayHttpProtocol(HttpToolsProtocol):
     """Build one per runtime with :func:`http_protocol`, which fixes the error dialect."""
 
-    dialect: Dialect
+    dialect: ErrorDialect
     head_timeout: float = HEAD_TIMEOUT_S
     max_head_bytes: int = MAX_HEAD_BYTES
     max_connections: int = 0  # 0: no cap; http_protocol() sets the effective one
@@ -198,7 +198,7 @@ def _tls_extension(transport: asyncio.Transport) -> dict | None:
     return {"client_cert_der": ssl_object.getpeercert(binary_form=True) or None, "tls_version": version}
 
 
-def http_protocol(dialect: Dialect, max_connections: int = 0) -> type[GatewayHttpProtocol]:
+def http_protocol(dialect: ErrorDialect, max_connections: int = 0) -> type[GatewayHttpProtocol]:
     """The protocol class for uvicorn's ``http=`` with this runtime's error dialect and connection cap
     (``max_connections`` <= 0: :func:`default_connection_cap`)."""
     cap = max_connections if max_connections > 0 else default_connection_cap()

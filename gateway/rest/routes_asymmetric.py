@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from gateway.core import operations as ops
 from gateway.core.errors import Err, KmsError
 from gateway.rest import schemas_asymmetric as s
 from gateway.rest.routing import Ctx, RouteGroup
@@ -22,12 +23,11 @@ def _b64(data: bytes) -> str:
 
 @routes.post(
     "/sign",
-    op="sign",
+    op=ops.SIGN,
     request=s.SignRequest,
     response=s.SignResponse,
     summary="Sign a digest or a message with an asymmetric key's private key (inside the HSM)",
     sdk="sign",
-    action="kms:cmk:sign",
 )
 async def sign(ctx: Ctx, body: s.SignRequest) -> s.SignResponse:
     out = await ctx.kms.sign(
@@ -38,12 +38,11 @@ async def sign(ctx: Ctx, body: s.SignRequest) -> s.SignResponse:
 
 @routes.post(
     "/verify",
-    op="verify",
+    op=ops.VERIFY,
     request=s.VerifyRequest,
     response=s.VerifyResponse,
     summary="Verify a signature with an asymmetric key",
     sdk="validate_signature",
-    action="kms:cmk:verify",
 )
 async def verify(ctx: Ctx, body: s.VerifyRequest) -> s.VerifyResponse:
     out = await ctx.kms.verify(
@@ -60,12 +59,11 @@ async def verify(ctx: Ctx, body: s.VerifyRequest) -> s.VerifyResponse:
 
 @routes.post(
     "/get-publickey",
-    op="get_publickey",
+    op=ops.GET_PUBLICKEY,
     request=KeyIdRequest,
     response=s.PublicKeyResponse,
     summary="The public key of an asymmetric key (PEM)",
     sdk="show_public_key",
-    action="kms:cmk:getPublicKey",
 )
 async def get_publickey(ctx: Ctx, body: KeyIdRequest) -> s.PublicKeyResponse:
     out = await ctx.kms.get_public_key(ctx.caller, body.key_id, sequence=body.sequence)
@@ -74,12 +72,11 @@ async def get_publickey(ctx: Ctx, body: KeyIdRequest) -> s.PublicKeyResponse:
 
 @routes.post(
     "/get-parameters-for-import",
-    op="get_parameters_for_import",
+    op=ops.GET_PARAMETERS_FOR_IMPORT,
     request=s.GetParametersForImportRequest,
     response=s.ImportParametersResponse,
     summary="An RSA-2048 wrapping key and an import token for an origin=external key",
     sdk="create_parameters_for_import",
-    action="kms:cmk:getMaterial",
 )
 async def get_parameters_for_import(ctx: Ctx, body: s.GetParametersForImportRequest) -> s.ImportParametersResponse:
     out = await ctx.kms.get_parameters_for_import(
@@ -95,12 +92,11 @@ async def get_parameters_for_import(ctx: Ctx, body: s.GetParametersForImportRequ
 
 @routes.post(
     "/import-key-material",
-    op="import_key_material",
+    op=ops.IMPORT_KEY_MATERIAL,
     request=s.ImportKeyMaterialRequest,
     response=s.EmptyResponse,
     summary="Import wrapped AES-256 material (it enters the HSM by C_UnwrapKey)",
     sdk="import_key_material",
-    action="kms:cmk:importMaterial",
 )
 async def import_key_material(ctx: Ctx, body: s.ImportKeyMaterialRequest) -> s.EmptyResponse:
     if body.encrypted_privatekey:
@@ -118,12 +114,11 @@ async def import_key_material(ctx: Ctx, body: s.ImportKeyMaterialRequest) -> s.E
 
 @routes.post(
     "/delete-imported-key-material",
-    op="delete_imported_key_material",
+    op=ops.DELETE_IMPORTED_KEY_MATERIAL,
     request=KeyIdRequest,
     response=s.EmptyResponse,
     summary="Delete imported material: the key goes back to pending import",
     sdk="delete_imported_key_material",
-    action="kms:cmk:deleteMaterial",
 )
 async def delete_imported_key_material(ctx: Ctx, body: KeyIdRequest) -> s.EmptyResponse:
     await ctx.kms.delete_imported_key_material(ctx.caller, body.key_id, sequence=body.sequence)

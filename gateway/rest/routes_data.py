@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from gateway.core import operations as ops
 from gateway.rest import schemas_data as s
 from gateway.rest.routing import Ctx, RouteGroup
 
@@ -12,12 +13,11 @@ routes = RouteGroup("data", "Small payloads (up to 4096 bytes) sealed directly b
 
 @routes.post(
     "/encrypt-data",
-    op="encrypt_data",
+    op=ops.ENCRYPT_DATA,
     request=s.EncryptDataRequest,
     response=s.EncryptDataResponse,
     summary="Encrypt up to 4096 bytes of text",
     sdk="encrypt_data",
-    action="kms:cmk:crypto",
 )
 async def encrypt_data(ctx: Ctx, body: s.EncryptDataRequest) -> s.EncryptDataResponse:
     out = await ctx.kms.encrypt_data(
@@ -34,12 +34,11 @@ async def encrypt_data(ctx: Ctx, body: s.EncryptDataRequest) -> s.EncryptDataRes
 
 @routes.post(
     "/decrypt-data",
-    op="decrypt_data",
+    op=ops.DECRYPT_DATA,
     request=s.DecryptDataRequest,
     response=s.DecryptDataResponse,
     summary="Decrypt what encrypt-data produced (the ciphertext names its key)",
     sdk="decrypt_data",
-    action="kms:cmk:crypto",
 )
 async def decrypt_data(ctx: Ctx, body: s.DecryptDataRequest) -> s.DecryptDataResponse:
     out = await ctx.kms.decrypt_data(

@@ -6,6 +6,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from gateway.core import operations as ops
 from gateway.core.datakeys import DecryptDataKeyItem, EncryptDataKeyItem
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller, ItemResult
@@ -22,12 +23,11 @@ routes = RouteGroup("data keys", "Data keys from the token's RNG, sealed by a ma
 
 @routes.post(
     "/create-datakey",
-    op="create_datakey",
+    op=ops.CREATE_DATAKEY,
     request=s.CreateDataKeyRequest,
     response=s.CreateDataKeyResponse,
     summary="Create a data key: plaintext and ciphertext",
     sdk="create_datakey",
-    action="kms:dek:create",
 )
 async def create_datakey(ctx: Ctx, body: s.CreateDataKeyRequest) -> s.CreateDataKeyResponse:
     dk = await ctx.kms.create_data_key(
@@ -45,12 +45,11 @@ async def create_datakey(ctx: Ctx, body: s.CreateDataKeyRequest) -> s.CreateData
 
 @routes.post(
     "/create-datakey-without-plaintext",
-    op="create_datakey_without_plaintext",
+    op=ops.CREATE_DATAKEY_WITHOUT_PLAINTEXT,
     request=s.CreateDataKeyWithoutPlaintextRequest,
     response=s.CreateDataKeyWithoutPlaintextResponse,
     summary="Create a data key: ciphertext only",
     sdk="create_datakey_without_plaintext",
-    action="kms:dek:create",
 )
 async def create_datakey_without_plaintext(
     ctx: Ctx, body: s.CreateDataKeyWithoutPlaintextRequest
@@ -69,12 +68,11 @@ async def create_datakey_without_plaintext(
 
 @routes.post(
     "/encrypt-datakey",
-    op="encrypt_datakey",
+    op=ops.ENCRYPT_DATAKEY,
     request=s.EncryptDataKeyRequest,
     response=s.EncryptDataKeyResponse,
     summary="Encrypt a data key under a master key",
     sdk="encrypt_datakey",
-    action="kms:dek:crypto",
 )
 async def encrypt_datakey(ctx: Ctx, body: s.EncryptDataKeyRequest) -> s.EncryptDataKeyResponse:
     item = EncryptDataKeyItem(
@@ -92,12 +90,11 @@ async def encrypt_datakey(ctx: Ctx, body: s.EncryptDataKeyRequest) -> s.EncryptD
 
 @routes.post(
     "/decrypt-datakey",
-    op="decrypt_datakey",
+    op=ops.DECRYPT_DATAKEY,
     request=s.DecryptDataKeyRequest,
     response=s.DecryptDataKeyResponse,
     summary="Decrypt a data key",
     sdk="decrypt_datakey",
-    action="kms:dek:crypto",
 )
 async def decrypt_datakey(ctx: Ctx, body: s.DecryptDataKeyRequest) -> s.DecryptDataKeyResponse:
     item = DecryptDataKeyItem(
@@ -120,7 +117,7 @@ async def decrypt_datakey(ctx: Ctx, body: s.DecryptDataKeyRequest) -> s.DecryptD
 # -- batches (gateway extension) ----------------------------------------------------------------
 @routes.post(
     "/batch-create-datakey",
-    op="batch_create_datakey",
+    op=ops.BATCH_CREATE_DATAKEY,
     request=s.BatchCreateDataKeyRequest,
     response=s.BatchCreateDataKeyResponse,
     summary="Create up to 1000 data keys under one master key in one call",
@@ -150,7 +147,7 @@ async def batch_create_datakey(ctx: Ctx, body: s.BatchCreateDataKeyRequest) -> s
 
 @routes.post(
     "/batch-encrypt-datakey",
-    op="batch_encrypt_datakey",
+    op=ops.BATCH_ENCRYPT_DATAKEY,
     request=s.BatchEncryptDataKeyRequest,
     response=s.BatchEncryptDataKeyResponse,
     summary="Encrypt many data keys; a result or an error per item",
@@ -171,7 +168,7 @@ async def batch_encrypt_datakey(ctx: Ctx, body: s.BatchEncryptDataKeyRequest) ->
 
 @routes.post(
     "/batch-decrypt-datakey",
-    op="batch_decrypt_datakey",
+    op=ops.BATCH_DECRYPT_DATAKEY,
     request=s.BatchDecryptDataKeyRequest,
     response=s.BatchDecryptDataKeyResponse,
     summary="Decrypt many data keys; a result or an error per item",
@@ -225,7 +222,7 @@ def _unhex(text: str, err: Err) -> bytes:
 
 def _error(ctx: Ctx, exc: object) -> ErrorBody:
     assert isinstance(exc, KmsError)
-    wire = ctx.rt.dialect.render(exc)
+    wire = ctx.dialect.render(exc)
     return ErrorBody(error_code=wire.code, error_msg=wire.message)
 
 

@@ -3,6 +3,7 @@ cancel_self_grant; codes KMS.24xx/25xx, docs/api.md)."""
 
 from __future__ import annotations
 
+from gateway.core import operations as ops
 from gateway.rest import schemas_grants as s
 from gateway.rest.routing import Ctx, RouteGroup
 
@@ -18,12 +19,11 @@ def _marker(value: int | None) -> str | None:
 
 @routes.post(
     "/create-grant",
-    op="create_grant",
+    op=ops.CREATE_GRANT,
     request=s.CreateGrantRequest,
     response=s.CreateGrantResponse,
     summary="Grant a user or domain operations on a key",
     sdk="create_grant",
-    action="kms:grant:create",
 )
 async def create_grant(ctx: Ctx, body: s.CreateGrantRequest) -> s.CreateGrantResponse:
     grant = ctx.kms.create_grant(
@@ -41,12 +41,11 @@ async def create_grant(ctx: Ctx, body: s.CreateGrantRequest) -> s.CreateGrantRes
 
 @routes.post(
     "/list-grants",
-    op="list_grants",
+    op=ops.LIST_GRANTS,
     request=s.ListGrantsRequest,
     response=s.ListGrantsResponse,
     summary="List a key's grants, a page at a time",
     sdk="list_grants",
-    action="kms:grant:list",
 )
 async def list_grants(ctx: Ctx, body: s.ListGrantsRequest) -> s.ListGrantsResponse:
     page = ctx.kms.list_grants(
@@ -57,12 +56,11 @@ async def list_grants(ctx: Ctx, body: s.ListGrantsRequest) -> s.ListGrantsRespon
 
 @routes.post(
     "/list-retirable-grants",
-    op="list_retirable_grants",
+    op=ops.LIST_RETIRABLE_GRANTS,
     request=s.ListRetirableGrantsRequest,
     response=s.ListGrantsResponse,
     summary="List the grants the caller may retire",
     sdk="list_retirable_grants",
-    action="kms:grant:listRetirable",
 )
 async def list_retirable_grants(ctx: Ctx, body: s.ListRetirableGrantsRequest) -> s.ListGrantsResponse:
     page = ctx.kms.list_retirable_grants(
@@ -73,12 +71,11 @@ async def list_retirable_grants(ctx: Ctx, body: s.ListRetirableGrantsRequest) ->
 
 @routes.post(
     "/revoke-grant",
-    op="revoke_grant",
+    op=ops.REVOKE_GRANT,
     request=s.GrantIdRequest,
     response=s.GrantEmptyResponse,
     summary="Revoke a grant (the key's owner)",
     sdk="cancel_grant",
-    action="kms:grant:revoke",
 )
 async def revoke_grant(ctx: Ctx, body: s.GrantIdRequest) -> s.GrantEmptyResponse:
     ctx.kms.revoke_grant(ctx.caller, body.key_id, body.grant_id, body.sequence)
@@ -87,12 +84,11 @@ async def revoke_grant(ctx: Ctx, body: s.GrantIdRequest) -> s.GrantEmptyResponse
 
 @routes.post(
     "/retire-grant",
-    op="retire_grant",
+    op=ops.RETIRE_GRANT,
     request=s.GrantIdRequest,
     response=s.GrantEmptyResponse,
     summary="Retire a grant (its retiring principal or its grantee)",
     sdk="cancel_self_grant",
-    action="kms:grant:retire",
 )
 async def retire_grant(ctx: Ctx, body: s.GrantIdRequest) -> s.GrantEmptyResponse:
     ctx.kms.retire_grant(ctx.caller, body.key_id, body.grant_id, body.sequence)

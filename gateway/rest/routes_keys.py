@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.core import operations as ops
 from gateway.rest import schemas_keys as s
 from gateway.rest.routing import Ctx, RouteGroup
 
@@ -12,12 +13,11 @@ routes = RouteGroup(
 
 @routes.post(
     "/create-key",
-    op="create_key",
+    op=ops.CREATE_KEY,
     request=s.CreateKeyRequest,
     response=s.CreateKeyResponse,
     summary="Create a master key",
     sdk="create_key",
-    action="kms:cmk:create",
 )
 async def create_key(ctx: Ctx, body: s.CreateKeyRequest) -> s.CreateKeyResponse:
     """Create an AES-256 master key as a non-extractable token object."""
@@ -36,12 +36,11 @@ async def create_key(ctx: Ctx, body: s.CreateKeyRequest) -> s.CreateKeyResponse:
 
 @routes.post(
     "/enable-key",
-    op="enable_key",
+    op=ops.ENABLE_KEY,
     request=s.KeyIdRequest,
     response=s.KeyStateInfoResponse,
     summary="Enable a disabled key",
     sdk="enable_key",
-    action="kms:cmk:enable",
 )
 async def enable_key(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateInfoResponse:
     rec = ctx.kms.enable_key(ctx.caller, body.key_id)
@@ -50,12 +49,11 @@ async def enable_key(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateInfoResponse:
 
 @routes.post(
     "/disable-key",
-    op="disable_key",
+    op=ops.DISABLE_KEY,
     request=s.KeyIdRequest,
     response=s.KeyStateInfoResponse,
     summary="Disable an enabled key",
     sdk="disable_key",
-    action="kms:cmk:disable",
 )
 async def disable_key(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateInfoResponse:
     rec = ctx.kms.disable_key(ctx.caller, body.key_id)
@@ -64,12 +62,11 @@ async def disable_key(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateInfoResponse:
 
 @routes.post(
     "/schedule-key-deletion",
-    op="schedule_key_deletion",
+    op=ops.SCHEDULE_KEY_DELETION,
     request=s.ScheduleKeyDeletionRequest,
     response=s.KeyStateResponse,
     summary="Schedule a key's deletion in 7 to 1096 days",
     sdk="delete_key",
-    action="kms:cmk:update",
 )
 async def schedule_key_deletion(ctx: Ctx, body: s.ScheduleKeyDeletionRequest) -> s.KeyStateResponse:
     rec = ctx.kms.schedule_key_deletion(ctx.caller, body.key_id, body.pending_days)
@@ -78,12 +75,11 @@ async def schedule_key_deletion(ctx: Ctx, body: s.ScheduleKeyDeletionRequest) ->
 
 @routes.post(
     "/cancel-key-deletion",
-    op="cancel_key_deletion",
+    op=ops.CANCEL_KEY_DELETION,
     request=s.KeyIdRequest,
     response=s.KeyStateResponse,
     summary="Cancel a scheduled deletion (the key comes back disabled)",
     sdk="cancel_key_deletion",
-    action="kms:cmk:update",
 )
 async def cancel_key_deletion(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateResponse:
     rec = ctx.kms.cancel_key_deletion(ctx.caller, body.key_id)
@@ -92,12 +88,11 @@ async def cancel_key_deletion(ctx: Ctx, body: s.KeyIdRequest) -> s.KeyStateRespo
 
 @routes.post(
     "/list-keys",
-    op="list_keys",
+    op=ops.LIST_KEYS,
     request=s.ListKeysRequest,
     response=s.ListKeysResponse,
     summary="List the project's keys, a page at a time",
     sdk="list_keys",
-    action="kms:cmk:list",
 )
 async def list_keys(ctx: Ctx, body: s.ListKeysRequest) -> s.ListKeysResponse:
     page = ctx.kms.list_keys(
@@ -111,12 +106,11 @@ async def list_keys(ctx: Ctx, body: s.ListKeysRequest) -> s.ListKeysResponse:
 
 @routes.post(
     "/describe-key",
-    op="describe_key",
+    op=ops.DESCRIBE_KEY,
     request=s.KeyIdRequest,
     response=s.DescribeKeyResponse,
     summary="Describe a key",
     sdk="list_key_detail",
-    action="kms:cmk:get",
 )
 async def describe_key(ctx: Ctx, body: s.KeyIdRequest) -> s.DescribeKeyResponse:
     rec = ctx.kms.describe_key(ctx.caller, body.key_id)
@@ -125,12 +119,11 @@ async def describe_key(ctx: Ctx, body: s.KeyIdRequest) -> s.DescribeKeyResponse:
 
 @routes.post(
     "/update-key-alias",
-    op="update_key_alias",
+    op=ops.UPDATE_KEY_ALIAS,
     request=s.UpdateKeyAliasRequest,
     response=s.UpdateKeyAliasResponse,
     summary="Rename a key",
     sdk="update_key_alias",
-    action="kms:cmk:update",
 )
 async def update_key_alias(ctx: Ctx, body: s.UpdateKeyAliasRequest) -> s.UpdateKeyAliasResponse:
     rec = ctx.kms.update_key_alias(ctx.caller, body.key_id, body.key_alias)
@@ -139,12 +132,11 @@ async def update_key_alias(ctx: Ctx, body: s.UpdateKeyAliasRequest) -> s.UpdateK
 
 @routes.post(
     "/update-key-description",
-    op="update_key_description",
+    op=ops.UPDATE_KEY_DESCRIPTION,
     request=s.UpdateKeyDescriptionRequest,
     response=s.UpdateKeyDescriptionResponse,
     summary="Change a key's description",
     sdk="update_key_description",
-    action="kms:cmk:update",
 )
 async def update_key_description(ctx: Ctx, body: s.UpdateKeyDescriptionRequest) -> s.UpdateKeyDescriptionResponse:
     rec = ctx.kms.update_key_description(ctx.caller, body.key_id, body.key_description)

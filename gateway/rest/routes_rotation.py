@@ -3,6 +3,7 @@ show_key_rotation_status, rotate_on_demand; codes KMS.0312, 0313, 2901, 3001, do
 
 from __future__ import annotations
 
+from gateway.core import operations as ops
 from gateway.rest import schemas_rotation as s
 from gateway.rest.routing import Ctx, RouteGroup
 
@@ -14,12 +15,11 @@ routes = RouteGroup(
 
 @routes.post(
     "/enable-key-rotation",
-    op="enable_key_rotation",
+    op=ops.ENABLE_KEY_ROTATION,
     request=s.RotationKeyRequest,
     response=s.RotationEmptyResponse,
     summary="Rotate the key automatically every rotation_interval days",
     sdk="enable_key_rotation",
-    action="kms:cmk:enableRotation",
 )
 async def enable_key_rotation(ctx: Ctx, body: s.RotationKeyRequest) -> s.RotationEmptyResponse:
     ctx.kms.enable_key_rotation(ctx.caller, body.key_id, body.sequence)
@@ -28,12 +28,11 @@ async def enable_key_rotation(ctx: Ctx, body: s.RotationKeyRequest) -> s.Rotatio
 
 @routes.post(
     "/disable-key-rotation",
-    op="disable_key_rotation",
+    op=ops.DISABLE_KEY_ROTATION,
     request=s.RotationKeyRequest,
     response=s.RotationEmptyResponse,
     summary="Stop automatic rotation",
     sdk="disable_key_rotation",
-    action="kms:cmk:disableRotation",
 )
 async def disable_key_rotation(ctx: Ctx, body: s.RotationKeyRequest) -> s.RotationEmptyResponse:
     ctx.kms.disable_key_rotation(ctx.caller, body.key_id, body.sequence)
@@ -42,12 +41,11 @@ async def disable_key_rotation(ctx: Ctx, body: s.RotationKeyRequest) -> s.Rotati
 
 @routes.post(
     "/update-key-rotation-interval",
-    op="update_key_rotation_interval",
+    op=ops.UPDATE_KEY_ROTATION_INTERVAL,
     request=s.UpdateKeyRotationIntervalRequest,
     response=s.RotationEmptyResponse,
     summary="Set the days between automatic rotations (30 to 365)",
     sdk="update_key_rotation_interval",
-    action="kms:cmk:updateRotation",
 )
 async def update_key_rotation_interval(ctx: Ctx, body: s.UpdateKeyRotationIntervalRequest) -> s.RotationEmptyResponse:
     ctx.kms.update_key_rotation_interval(ctx.caller, body.key_id, body.rotation_interval, body.sequence)
@@ -56,12 +54,11 @@ async def update_key_rotation_interval(ctx: Ctx, body: s.UpdateKeyRotationInterv
 
 @routes.post(
     "/get-key-rotation-status",
-    op="get_key_rotation_status",
+    op=ops.GET_KEY_ROTATION_STATUS,
     request=s.RotationKeyRequest,
     response=s.KeyRotationStatusResponse,
     summary="Whether the key rotates, how often, and how many times it has",
     sdk="show_key_rotation_status",
-    action="kms:cmk:getRotation",
 )
 async def get_key_rotation_status(ctx: Ctx, body: s.RotationKeyRequest) -> s.KeyRotationStatusResponse:
     return s.rotation_status(ctx.kms.get_key_rotation_status(ctx.caller, body.key_id, body.sequence))
@@ -69,12 +66,11 @@ async def get_key_rotation_status(ctx: Ctx, body: s.RotationKeyRequest) -> s.Key
 
 @routes.post(
     "/rotate-on-demand",
-    op="rotate_on_demand",
+    op=ops.ROTATE_ON_DEMAND,
     request=s.RotateOnDemandRequest,
     response=s.RotateOnDemandResponse,
     summary="Rotate the key now",
     sdk="rotate_on_demand",
-    action="kms:cmk:rotate",
 )
 async def rotate_on_demand(ctx: Ctx, body: s.RotateOnDemandRequest) -> s.RotateOnDemandResponse:
     """Make a new token object for the key's next version; new encryptions use it from now on."""

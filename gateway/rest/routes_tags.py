@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.core import operations as ops
 from gateway.rest import schemas_tags as s
 from gateway.rest.routing import Ctx, RouteGroup
 
@@ -14,12 +15,11 @@ def _item(tag: s.TagItemIn) -> dict[str, str | None]:
 
 @routes.post(
     "/resource_instances/action",
-    op="list_kms_by_tags",
+    op=ops.LIST_KMS_BY_TAGS,
     request=s.ListKmsByTagsRequest,
     response=s.ListKmsByTagsResponse,
     summary="Filter or count the project's keys by tags",
     sdk="list_kms_by_tags",
-    action="kms:cmkTag:listInstance",
 )
 async def list_kms_by_tags(ctx: Ctx, body: s.ListKmsByTagsRequest) -> s.ListKmsByTagsResponse:
     """tags: every listed tag key must be present (any of its listed values; no values: any value);
@@ -39,11 +39,10 @@ async def list_kms_by_tags(ctx: Ctx, body: s.ListKmsByTagsRequest) -> s.ListKmsB
 
 @routes.get(
     "/tags",
-    op="list_kms_tags",
+    op=ops.LIST_KMS_TAGS,
     response=s.ListKmsTagsResponse,
     summary="Every tag key of the project with its values",
     sdk="list_kms_tags",
-    action="kms:cmkTag:list",
 )
 async def list_kms_tags(ctx: Ctx, body: None) -> s.ListKmsTagsResponse:
     tags = ctx.kms.list_project_tags(ctx.caller)
@@ -52,11 +51,10 @@ async def list_kms_tags(ctx: Ctx, body: None) -> s.ListKmsTagsResponse:
 
 @routes.get(
     "/{key_id}/tags",
-    op="show_kms_tags",
+    op=ops.SHOW_KMS_TAGS,
     response=s.ShowKmsTagsResponse,
     summary="A key's tags",
     sdk="show_kms_tags",
-    action="kms:cmkTag:list",
 )
 async def show_kms_tags(ctx: Ctx, body: None) -> s.ShowKmsTagsResponse:
     tags = ctx.kms.list_key_tags(ctx.caller, ctx.path["key_id"])
@@ -65,12 +63,11 @@ async def show_kms_tags(ctx: Ctx, body: None) -> s.ShowKmsTagsResponse:
 
 @routes.post(
     "/{key_id}/tags/action",
-    op="batch_create_kms_tags",
+    op=ops.BATCH_CREATE_KMS_TAGS,
     request=s.BatchKmsTagsRequest,
     status=204,
     summary="Add or delete several tags of a key at once",
     sdk="batch_create_kms_tags",
-    action="kms:cmkTag:batch",
 )
 async def batch_create_kms_tags(ctx: Ctx, body: s.BatchKmsTagsRequest) -> None:
     """All or nothing; a key ends with at most 10 tags."""
@@ -79,12 +76,11 @@ async def batch_create_kms_tags(ctx: Ctx, body: s.BatchKmsTagsRequest) -> None:
 
 @routes.post(
     "/{key_id}/tags",
-    op="create_kms_tag",
+    op=ops.CREATE_KMS_TAG,
     request=s.CreateKmsTagRequest,
     status=204,
     summary="Add a tag to a key (an existing tag key gets the new value)",
     sdk="create_kms_tag",
-    action="kms:cmkTag:create",
 )
 async def create_kms_tag(ctx: Ctx, body: s.CreateKmsTagRequest) -> None:
     ctx.kms.create_key_tag(ctx.caller, ctx.path["key_id"], _item(body.tag), body.sequence)
@@ -92,11 +88,10 @@ async def create_kms_tag(ctx: Ctx, body: s.CreateKmsTagRequest) -> None:
 
 @routes.delete(
     "/{key_id}/tags/{key:path}",
-    op="delete_tag",
+    op=ops.DELETE_TAG,
     status=204,
     summary="Delete a key's tag by its tag key (deleting an absent tag succeeds)",
     sdk="delete_tag",
-    action="kms:cmkTag:delete",
 )
 async def delete_tag(ctx: Ctx, body: None) -> None:
     ctx.kms.delete_key_tag(ctx.caller, ctx.path["key_id"], ctx.path["key"])

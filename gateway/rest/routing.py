@@ -7,7 +7,7 @@ both find every such module through :func:`discover`, so adding a group never to
 file. A handler receives a :class:`Ctx` (the authenticated caller, the core, path parameters) and
 the request body already parsed into its pydantic model, calls the core, and returns the response
 model (or ``None`` for a 204). It holds no business rule and catches no :class:`KmsError`: the
-dispatcher renders every error through the configured dialect.
+request pipeline (gateway/pipeline) renders every error through the dialect.
 """
 
 from __future__ import annotations
@@ -17,14 +17,18 @@ import pkgutil
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from gateway.core import permissions
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
-from gateway.core.service import Kms
+from gateway.core.operations import Operation
+from gateway.pipeline import Endpoint, ErrorDialect
+from gateway.rest.schemas_common import RequestModel
+
+if TYPE_CHECKING:
+    from gateway.core.service import Kms
 
 Handler = Callable[["Ctx", Any], Awaitable[BaseModel | None]]
 
@@ -34,16 +38,19 @@ _PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Ctx:
-    """What a handler may use: the core, the caller, the path parameters, the request id."""
+    """What a handler may use: the core, the caller, the path parameters, the request id, and the
+    error dialect (for the per-item errors of a batch answer)."""
 
-    __slots__ = ("caller", "kms", "path", "request_id", "rt")
+    __slots__ = ("caller", "dialect", "kms", "path", "request_id")
 
-    def __init__(self, rt: Any, caller: Caller, path: Mapping[str, str], request_id: str) -> None:
-        self.rt = rt
-        self.kms: Kms = rt.kms
+    def __init__(
+        self, kms: Kms, caller: Caller, path: Mapping[str, str], request_id: str, dialect: ErrorDialect
+    ) -> None:
+        self.kms = kms
         self.caller = caller
         self.path = path
         self.request_id = request_id
+        self.dialect = dialect
 
 
 @dataclass(eq=False)
@@ -51,27 +58,37 @@ class RestRoute:
     """One operation: ``method`` + ``path`` (after ``/v1.0/{project_id}/kms``) → ``handler``.
 
     ``request`` is the body model (``None``: the operation takes no body, as the GET ones);
-    ``response`` the model of a success (``None`` with ``status=204``: an empty body). ``op`` names
-    the operation in metrics and logs and is the OpenAPI ``operationId``; ``sdk`` is the method
-    name in ``huaweicloudsdkkms`` (documentation only); ``action`` the permission action (the
-    provider's IAM action names, docs/permissions-and-limits.md).
+    ``response`` the model of a success (``None`` with ``status=204``: an empty body).
+    ``operation`` is the catalog entry (gateway/core/operations.py): its name is the OpenAPI
+    ``operationId`` and names the request in metrics, audit lines and rate limits; its action is
+    the permission a caller needs. ``sdk`` is the method name in ``huaweicloudsdkkms``
+    (documentation only).
     """
 
     method: str
     path: str
-    op: str
+    operation: Operation
     handler: Handler
-    request: type[BaseModel] | None
+    request: type[RequestModel] | None
     response: type[BaseModel] | None
     status: int = 200
     summary: str = ""
     description: str = ""
     sdk: str = ""
-    action: str = ""
     extension: bool = False  # not in the provider's API: a gateway extension
     group: str = ""
     pattern: re.Pattern[str] | None = field(default=None, repr=False)
-    metric: Any = field(default=None, repr=False)  # REQUEST_SECONDS child, bound once by the app
+    endpoint: Endpoint | None = field(default=None, repr=False)  # the pipeline's handle, bound by the app
+
+    @property
+    def op(self) -> str:
+        """The operation's catalog name."""
+        return self.operation.name
+
+    @property
+    def action(self) -> str:
+        """The permission action the operation needs."""
+        return self.operation.action
 
     @property
     def full_path(self) -> str:
@@ -96,31 +113,27 @@ class RouteGroup:
         method: str,
         path: str,
         *,
-        op: str,
-        request: type[BaseModel] | None = None,
+        op: Operation,
+        request: type[RequestModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
         summary: str = "",
         sdk: str = "",
-        action: str = "",
         extension: bool = False,
     ) -> Callable[[Handler], Handler]:
         if not path.startswith("/"):
             raise ValueError(f"route path must start with '/': {path!r}")
+        if not isinstance(op, Operation):
+            raise TypeError(f"{path}: op must be an entry of gateway/core/operations.py, not {op!r}")
         if (response is None) != (status == 204):
-            raise ValueError(f"{op}: a 204 route has no response model, any other route has one")
-        # The permission action comes from the core's one table; a route that names one must agree.
-        expected = permissions.action_for(op)
-        if not expected or (action and action != expected):
-            raise ValueError(f"{op}: action {action!r} is not the core table's {expected!r} (core/permissions.py)")
-        action = expected
+            raise ValueError(f"{op.name}: a 204 route has no response model, any other route has one")
 
         def register(fn: Handler) -> Handler:
             self.routes.append(
                 RestRoute(
                     method=method.upper(),
                     path=path,
-                    op=op,
+                    operation=op,
                     handler=fn,
                     request=request,
                     response=response,
@@ -128,7 +141,6 @@ class RouteGroup:
                     summary=summary,
                     description=(fn.__doc__ or "").strip(),
                     sdk=sdk,
-                    action=action,
                     extension=extension,
                     group=self.name,
                 )

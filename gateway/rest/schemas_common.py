@@ -161,7 +161,8 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 
 def meaning_of(model: type[BaseModel], loc: tuple[int | str, ...]) -> Err:
     """The error meaning of the field at ``loc``: the innermost declared one, walking nested models."""
-    err, current = Err.INVALID_PARAMETER, model
+    err: Err = Err.INVALID_PARAMETER
+    current: type[BaseModel] | None = model
     for part in loc:
         if isinstance(part, int):
             continue

@@ -89,7 +89,7 @@ class ActionResource(ResponseModel):
 
 
 class ListKmsByTagsResponse(ResponseModel):
-    resources: list[ActionResource] | None = Field(None, description="filter only: the page of keys.")
+    resources: list[ActionResource] | None = Field(default=None, description="filter only: the page of keys.")
     total_count: int = Field(description="Keys matching, all pages together.")
 
 
