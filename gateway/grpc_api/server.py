@@ -11,11 +11,9 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from gateway.app.runtime import Runtime
-from gateway.app.tls import TlsMaterial, grpc_credentials
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.grpc_api.servicer import KmsServicer
-from gateway.grpc_api.servicer_base import Undecodable
+from gateway.grpc_api.servicer import KmsServicer, Undecodable
+from gateway.pipeline import Services
 
 SERVICE = pb.DESCRIPTOR.services_by_name["KeyManagementService"]
 SERVICE_NAME = SERVICE.full_name
@@ -40,12 +38,17 @@ def tolerant(message_type: type[Message]) -> Callable[[bytes], Any]:
 
 def add_kms_service(servicer: KmsServicer, server: grpc.aio.Server) -> None:
     """What ``pb_grpc.add_KeyManagementServiceServicer_to_server`` does, with tolerant decoding
-    and without registering each method (see below)."""
+    and without registering each method (see below). Every method of the service must have
+    exactly one handler in the RPC groups (``servicer_*.py``), and no handler may name another."""
+    served = {method.name for method in SERVICE.methods}
+    if served != set(servicer.methods):
+        missing, unknown = sorted(served - set(servicer.methods)), sorted(set(servicer.methods) - served)
+        raise RuntimeError(f"gRPC handlers do not match the service: missing {missing}, unknown {unknown}")
     handlers = {}
     for method in SERVICE.methods:
         assert not (method.client_streaming or method.server_streaming), method.full_name
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
+            servicer.methods[method.name],
             request_deserializer=tolerant(getattr(pb, method.input_type.name)),
             response_serializer=getattr(pb, method.output_type.name).SerializeToString,
         )
@@ -70,9 +73,10 @@ class _GenericOnly:
 
 
 def build(
-    rt: Runtime, listen: str, *, reuse_port: bool = False, tls: TlsMaterial | None = None
+    services: Services, listen: str, *, reuse_port: bool = False, credentials: grpc.ServerCredentials | None = None
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
-    """The server, its health servicer and bound port; ``tls``: serve TLS (mTLS per its client_auth)."""
+    """The server, its health servicer and bound port; ``credentials``: serve TLS (the composition
+    root builds them from ``[tls]``, mTLS per its client_auth)."""
     options = [
         ("grpc.so_reuseport", 1 if reuse_port else 0),
         ("grpc.max_receive_message_length", 4 * 1024 * 1024),
@@ -82,13 +86,13 @@ def build(
         ("grpc.server_handshake_timeout_ms", 10_000),
     ]
     server = grpc.aio.server(options=options)
-    add_kms_service(KmsServicer(rt), server)
+    add_kms_service(KmsServicer(services), server)
     health_servicer = health.aio.HealthServicer()
     generic_only = _GenericOnly(server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, generic_only)
     names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer(names), generic_only)
-    port = server.add_secure_port(listen, grpc_credentials(tls)) if tls else server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, health_servicer, port

@@ -1,254 +1,155 @@
-"""KeyManagementService on gRPC: translate messages, call the core.
+"""KeyManagementService on the request pipeline: every method of every RPC group, bound once.
 
-Every handler goes through ``ServicerBase._handle``, which resolves the caller from the
-``x-auth-token`` metadata, times the call, and turns a ``KmsError`` into a status plus the
-dialect's ``kms-error-code`` / ``kms-error-msg`` trailing metadata.
+Per call the gRPC side only: reads the ``x-auth-token`` and ``x-request-id`` metadata (one pass),
+finds a client certificate bound to a credential when there is no token (mTLS, docs/tls.md),
+hands the call to the pipeline as a :class:`GrpcExchange`, and sends the answer — or the error as
+a status by its kind plus trailing metadata ``kms-error-code`` / ``kms-error-msg`` (and
+``retry-after`` when rate limited). ``x-request-id`` goes back as trailing metadata either way.
 """
 
 from __future__ import annotations
 
-from gateway.core.datakeys import DecryptDataKeyItem, EncryptDataKeyItem
-from gateway.core.model import Caller, ItemResult
-from gateway.grpc_api.convert import key_info
-from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from gateway.grpc_api.servicer_asymmetric import AsymmetricServicer
-from gateway.grpc_api.servicer_base import ServicerBase
-from gateway.grpc_api.servicer_lifecycle import LifecycleServicer
+import os
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from gateway.core.errors import Err, KmsError
+from gateway.core.model import Caller
+from gateway.grpc_api.errors import STATUS_BY_KIND
+from gateway.grpc_api.rpc import Ctx, RpcMethod, discover
+from gateway.pipeline import Endpoint, Failure, Pipeline, Services
+from gateway.pipeline.audit_fields import key_id_of, sequence_of
+
+_MSG_MAX = 512
+_REQUEST_ID = "x-request-id"
+_AUTH_METADATA = "x-auth-token"
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-class KmsServicer(LifecycleServicer, AsymmetricServicer, ServicerBase, pb_grpc.KeyManagementServiceServicer):
-    """Key lifecycle, data keys, data, random, quotas and batches; other groups mix in."""
+class Undecodable:
+    """What a request that is not a valid protobuf of its type (or holds invalid UTF-8 in a string
+    field) decodes to (see ``grpc_api.server.tolerant``): answered INVALID_ARGUMENT with a KMS code,
+    where grpc's own decode failure would be UNKNOWN, no code."""
 
-    # -- key lifecycle ----------------------------------------------------------------
-    async def CreateKey(self, request, context):
-        async def fn(r: pb.CreateKeyRequest, caller: Caller) -> pb.KeyInfoResponse:
-            rec = await self.kms.create_key(
-                caller,
-                key_alias=r.key_alias,
-                key_description=r.key_description,
-                key_spec=r.key_spec,
-                key_usage=r.key_usage,
-                origin=r.origin,
-                realm=r.realm,
-                sequence=r.sequence or None,
-            )
-            return pb.KeyInfoResponse(key_info=key_info(rec))
+    __slots__ = ("type_name",)
 
-        return await self._handle("create_key", request, context, fn)
-
-    async def DescribeKey(self, request, context):
-        async def fn(r: pb.KeyIdRequest, caller: Caller) -> pb.KeyInfoResponse:
-            return pb.KeyInfoResponse(key_info=key_info(self.kms.describe_key(caller, r.key_id)))
-
-        return await self._handle("describe_key", request, context, fn)
-
-    async def ListKeys(self, request, context):
-        async def fn(r: pb.ListKeysRequest, caller: Caller) -> pb.ListKeysResponse:
-            page = self.kms.list_keys(
-                caller, limit=r.limit or None, marker=r.marker or None, key_state=r.key_state or None
-            )
-            return pb.ListKeysResponse(
-                keys=[k.key_id for k in page.keys],
-                key_details=[key_info(k) for k in page.keys],
-                next_marker=page.next_marker,
-                truncated=page.truncated,
-                total=page.total,
-            )
-
-        return await self._handle("list_keys", request, context, fn)
-
-    async def EnableKey(self, request, context):
-        async def fn(r: pb.KeyIdRequest, caller: Caller) -> pb.KeyInfoResponse:
-            return pb.KeyInfoResponse(key_info=key_info(self.kms.enable_key(caller, r.key_id)))
-
-        return await self._handle("enable_key", request, context, fn)
-
-    async def DisableKey(self, request, context):
-        async def fn(r: pb.KeyIdRequest, caller: Caller) -> pb.KeyInfoResponse:
-            return pb.KeyInfoResponse(key_info=key_info(self.kms.disable_key(caller, r.key_id)))
-
-        return await self._handle("disable_key", request, context, fn)
-
-    async def ScheduleKeyDeletion(self, request, context):
-        async def fn(r: pb.ScheduleKeyDeletionRequest, caller: Caller) -> pb.KeyStateResponse:
-            rec = self.kms.schedule_key_deletion(caller, r.key_id, r.pending_days)
-            return pb.KeyStateResponse(key_id=rec.key_id, key_state=int(rec.key_state))
-
-        return await self._handle("schedule_key_deletion", request, context, fn)
-
-    async def CancelKeyDeletion(self, request, context):
-        async def fn(r: pb.KeyIdRequest, caller: Caller) -> pb.KeyStateResponse:
-            rec = self.kms.cancel_key_deletion(caller, r.key_id)
-            return pb.KeyStateResponse(key_id=rec.key_id, key_state=int(rec.key_state))
-
-        return await self._handle("cancel_key_deletion", request, context, fn)
-
-    async def UpdateKeyAlias(self, request, context):
-        async def fn(r: pb.UpdateKeyAliasRequest, caller: Caller) -> pb.KeyInfoResponse:
-            return pb.KeyInfoResponse(key_info=key_info(self.kms.update_key_alias(caller, r.key_id, r.key_alias)))
-
-        return await self._handle("update_key_alias", request, context, fn)
-
-    async def UpdateKeyDescription(self, request, context):
-        async def fn(r: pb.UpdateKeyDescriptionRequest, caller: Caller) -> pb.KeyInfoResponse:
-            rec = self.kms.update_key_description(caller, r.key_id, r.key_description)
-            return pb.KeyInfoResponse(key_info=key_info(rec))
-
-        return await self._handle("update_key_description", request, context, fn)
-
-    # -- random and data keys ---------------------------------------------------------
-    async def GenerateRandom(self, request, context):
-        async def fn(r: pb.GenerateRandomRequest, caller: Caller) -> pb.GenerateRandomResponse:
-            data = await self.kms.generate_random(caller, r.random_data_length, r.sequence or None)
-            return pb.GenerateRandomResponse(random_data=data)
-
-        return await self._handle("gen_random", request, context, fn)
-
-    async def CreateDataKey(self, request, context):
-        return await self._create_data_key("create_datakey", request, context, with_plaintext=True)
-
-    async def CreateDataKeyWithoutPlaintext(self, request, context):
-        return await self._create_data_key("create_datakey_without_plaintext", request, context, with_plaintext=False)
-
-    async def _create_data_key(self, op: str, request, context, *, with_plaintext: bool):
-        async def fn(r: pb.CreateDataKeyRequest, caller: Caller) -> pb.CreateDataKeyResponse:
-            dk = await self.kms.create_data_key(
-                caller,
-                r.key_id,
-                r.datakey_length or None,
-                dict(r.encryption_context),
-                with_plaintext=with_plaintext,
-                sequence=r.sequence or None,
-            )
-            return pb.CreateDataKeyResponse(
-                key_id=dk.key_id, plain_text=dk.plain_text or b"", cipher_text=dk.cipher_text
-            )
-
-        return await self._handle(op, request, context, fn)
-
-    async def EncryptDataKey(self, request, context):
-        async def fn(r: pb.EncryptDataKeyRequest, caller: Caller) -> pb.EncryptDataKeyResponse:
-            dk = await self.kms.encrypt_data_key(caller, _encrypt_item(r), r.sequence or None)
-            return pb.EncryptDataKeyResponse(
-                key_id=dk.key_id, cipher_text=dk.cipher_text, datakey_length=r.datakey_plain_length
-            )
-
-        return await self._handle("encrypt_datakey", request, context, fn)
-
-    async def DecryptDataKey(self, request, context):
-        async def fn(r: pb.DecryptDataKeyRequest, caller: Caller) -> pb.DecryptDataKeyResponse:
-            out = await self.kms.decrypt_data_key(caller, _decrypt_item(r), r.sequence or None)
-            return pb.DecryptDataKeyResponse(
-                data_key=out.data_key, datakey_length=out.datakey_length, datakey_digest=out.datakey_digest
-            )
-
-        return await self._handle("decrypt_datakey", request, context, fn)
-
-    # -- data -------------------------------------------------------------------------
-    async def EncryptData(self, request, context):
-        async def fn(r: pb.EncryptDataRequest, caller: Caller) -> pb.EncryptDataResponse:
-            out = await self.kms.encrypt_data(
-                caller,
-                r.key_id,
-                r.plain_text,
-                dict(r.encryption_context),
-                encryption_algorithm=r.encryption_algorithm,
-                sequence=r.sequence or None,
-            )
-            return pb.EncryptDataResponse(key_id=out.key_id, cipher_text=out.cipher_text)
-
-        return await self._handle("encrypt_data", request, context, fn)
-
-    async def DecryptData(self, request, context):
-        async def fn(r: pb.DecryptDataRequest, caller: Caller) -> pb.DecryptDataResponse:
-            out = await self.kms.decrypt_data(
-                caller,
-                r.cipher_text,
-                dict(r.encryption_context),
-                key_id=r.key_id or None,
-                encryption_algorithm=r.encryption_algorithm,
-                sequence=r.sequence or None,
-            )
-            return pb.DecryptDataResponse(key_id=out.key_id, plain_text=out.plain_text)
-
-        return await self._handle("decrypt_data", request, context, fn)
-
-    # -- counts and quotas ------------------------------------------------------------
-    async def GetUserInstances(self, request, context):
-        async def fn(r: pb.Empty, caller: Caller) -> pb.GetUserInstancesResponse:
-            return pb.GetUserInstancesResponse(instance_num=self.kms.get_user_instances(caller))
-
-        return await self._handle("user_instances", request, context, fn)
-
-    async def GetUserQuotas(self, request, context):
-        async def fn(r: pb.Empty, caller: Caller) -> pb.GetUserQuotasResponse:
-            return pb.GetUserQuotasResponse(
-                resources=[
-                    pb.QuotaResource(type=q.type, used=q.used, quota=q.quota) for q in self.kms.get_user_quotas(caller)
-                ]
-            )
-
-        return await self._handle("user_quotas", request, context, fn)
-
-    # -- batches ----------------------------------------------------------------------
-    async def BatchCreateDataKey(self, request, context):
-        async def fn(r: pb.BatchCreateDataKeyRequest, caller: Caller) -> pb.BatchCreateDataKeyResponse:
-            keys = await self.kms.create_data_keys(
-                caller,
-                r.key_id,
-                r.count,
-                r.datakey_length or None,
-                dict(r.encryption_context),
-                with_plaintext=not r.without_plaintext,
-            )
-            return pb.BatchCreateDataKeyResponse(
-                key_id=r.key_id,
-                results=[
-                    pb.CreateDataKeyResult(plain_text=k.plain_text or b"", cipher_text=k.cipher_text) for k in keys
-                ],
-            )
-
-        return await self._handle("batch_create_datakey", request, context, fn)
-
-    async def BatchEncryptDataKey(self, request, context):
-        async def fn(r: pb.BatchEncryptDataKeyRequest, caller: Caller) -> pb.BatchEncryptDataKeyResponse:
-            results = await self.kms.encrypt_data_keys(caller, [_encrypt_item(i) for i in r.items])
-            return pb.BatchEncryptDataKeyResponse(results=[self._encrypt_result(x) for x in results])
-
-        return await self._handle("batch_encrypt_datakey", request, context, fn)
-
-    async def BatchDecryptDataKey(self, request, context):
-        async def fn(r: pb.BatchDecryptDataKeyRequest, caller: Caller) -> pb.BatchDecryptDataKeyResponse:
-            results = await self.kms.decrypt_data_keys(caller, [_decrypt_item(i) for i in r.items])
-            return pb.BatchDecryptDataKeyResponse(results=[self._decrypt_result(x) for x in results])
-
-        return await self._handle("batch_decrypt_datakey", request, context, fn)
-
-    def _encrypt_result(self, res: ItemResult) -> pb.EncryptDataKeyResult:
-        if res.error is not None:
-            return pb.EncryptDataKeyResult(error=self._item_error(res.error))
-        dk = res.value
-        return pb.EncryptDataKeyResult(
-            key_id=dk.key_id,
-            cipher_text=dk.cipher_text,
-            datakey_length=res.extra["datakey_length"],  # type: ignore[union-attr]
-        )
-
-    def _decrypt_result(self, res: ItemResult) -> pb.DecryptDataKeyResult:
-        if res.error is not None:
-            return pb.DecryptDataKeyResult(error=self._item_error(res.error))
-        out = res.value
-        return pb.DecryptDataKeyResult(
-            data_key=out.data_key,
-            datakey_length=out.datakey_length,
-            datakey_digest=out.datakey_digest,  # type: ignore[union-attr]
-        )
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
 
 
-def _encrypt_item(r: pb.EncryptDataKeyRequest) -> EncryptDataKeyItem:
-    return EncryptDataKeyItem(r.key_id, r.plain_text, r.datakey_plain_length, dict(r.encryption_context))
+class KmsServicer:
+    """Every RPC group's methods bound to one pipeline; ``methods`` maps a method name to its callable."""
+
+    def __init__(self, services: Services) -> None:
+        self.pipeline: Pipeline = services.pipeline("grpc")
+        self.auth = services.auth
+        self.ctx = Ctx(services.kms, self.pipeline)
+        self.methods: dict[str, Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]] = {}
+        for group in discover():
+            for method in group.methods:
+                if method.name in self.methods:
+                    raise RuntimeError(f"gRPC method declared twice: {method.name}")
+                self.methods[method.name] = _BoundMethod(self, method).handle
+
+    def caller(self, token: str | None, context: grpc.aio.ServicerContext) -> Caller:
+        """The ``x-auth-token``'s caller; without one, a client certificate bound to a credential;
+        else TOKEN_MISSING."""
+        if not token:
+            der = _peer_certificate_der(context)
+            caller = self.auth.caller_from_certificate(der) if der else None
+            if caller is not None:
+                return caller
+        return self.auth.caller_from_token(token)
 
 
-def _decrypt_item(r: pb.DecryptDataKeyRequest) -> DecryptDataKeyItem:
-    return DecryptDataKeyItem(r.key_id, r.cipher_text, r.datakey_cipher_length, dict(r.encryption_context))
+class _BoundMethod:
+    """One method on the pipeline (built at start-up: the per-call work is the exchange alone)."""
+
+    __slots__ = ("endpoint", "handler", "pipeline", "servicer")
+
+    def __init__(self, servicer: KmsServicer, method: RpcMethod) -> None:
+        self.servicer = servicer
+        self.pipeline = servicer.pipeline
+        self.endpoint: Endpoint = servicer.pipeline.endpoint(method.operation)
+        self.handler = method.handler
+
+    async def handle(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        """The method's behaviour (grpc.aio needs a coroutine function: a bound async method is one)."""
+        exchange = GrpcExchange(self, request, context)
+        answer = await self.pipeline.run(self.endpoint, exchange)
+        if isinstance(answer, Failure):
+            await _abort(context, answer, exchange.request_id)
+        context.set_trailing_metadata(((_REQUEST_ID, exchange.request_id),))
+        return answer
+
+
+class GrpcExchange:
+    """One call as the pipeline sees it (gateway/pipeline/contracts.py ``Exchange``)."""
+
+    __slots__ = ("context", "method", "request", "request_id", "token")
+
+    def __init__(self, method: _BoundMethod, request: Any, context: grpc.aio.ServicerContext) -> None:
+        self.method = method
+        self.request = request
+        self.context = context
+        token = request_id = None
+        for key, value in context.invocation_metadata() or ():
+            if key == _AUTH_METADATA:
+                token = value
+            elif key == _REQUEST_ID and request_id is None:
+                request_id = value
+        self.token = token
+        # The caller's x-request-id when it is a sane token (1-64 of [A-Za-z0-9._-]), else a fresh one.
+        sane = isinstance(request_id, str) and _SANE_ID.fullmatch(request_id)
+        self.request_id: str = request_id if sane else os.urandom(16).hex()  # type: ignore[assignment]
+
+    async def authenticate(self) -> Caller:
+        return self.method.servicer.caller(self.token, self.context)
+
+    def decode(self) -> Any:
+        request = self.request
+        if isinstance(request, Undecodable):
+            raise KmsError(Err.INVALID_PARAMETER, f"The request is not a valid {request.type_name} message.")
+        return request
+
+    async def execute(self, caller: Caller, message: Any) -> Any:
+        return await self.method.handler(self.method.servicer.ctx, message, caller)
+
+    def audit_fields(self, message: Any) -> tuple[str, str | None]:
+        """From the message grpc decoded anyway (even for an unauthenticated call: it costs nothing)."""
+        request = self.request
+        if isinstance(request, Undecodable):
+            return "", None
+        return key_id_of(request), sequence_of(request)
+
+
+async def _abort(context: grpc.aio.ServicerContext, failure: Failure, request_id: str) -> None:
+    wire = failure.wire
+    msg = _metadata_text(wire.message)
+    trailers = [("kms-error-code", wire.code), ("kms-error-msg", msg), (_REQUEST_ID, request_id)]
+    if failure.retry_after is not None:
+        trailers.append(("retry-after", str(failure.retry_after)))
+    context.set_trailing_metadata(tuple(trailers))
+    await context.abort(STATUS_BY_KIND[failure.error.err.kind], f"{wire.code}: {msg}")
+
+
+def _metadata_text(text: str) -> str:
+    """An error message fit for a metadata value: printable ASCII and short, even when it echoes input.
+
+    gRPC refuses other bytes in metadata (the call would end INTERNAL without its KMS code), and a
+    trailer beyond the peer's metadata limit turns into RESOURCE_EXHAUSTED.
+    """
+    safe = "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+    return safe if len(safe) <= _MSG_MAX else safe[: _MSG_MAX - 3] + "..."
+
+
+def _peer_certificate_der(context: grpc.aio.ServicerContext) -> bytes | None:
+    """The DER certificate of a TLS peer (its ``x509_pem_cert`` auth property), if any."""
+    pems = (context.auth_context() or {}).get("x509_pem_cert")
+    if not pems:
+        return None
+    return ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))

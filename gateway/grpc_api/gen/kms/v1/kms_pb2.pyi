@@ -19,7 +19,7 @@ class Error(_message.Message):
     def __init__(self, error_code: _Optional[str] = ..., error_msg: _Optional[str] = ...) -> None: ...
 
 class KeyInfo(_message.Message):
-    __slots__ = ("key_id", "domain_id", "key_alias", "realm", "key_description", "creation_date", "scheduled_deletion_date", "key_state", "default_key_flag", "key_type", "expiration_time", "origin", "key_spec", "key_usage", "key_version")
+    __slots__ = ("key_id", "domain_id", "key_alias", "realm", "key_description", "creation_date", "scheduled_deletion_date", "key_state", "default_key_flag", "key_type", "expiration_time", "origin", "key_spec", "key_usage", "key_version", "key_rotation_enabled")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ALIAS_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class KeyInfo(_message.Message):
     KEY_SPEC_FIELD_NUMBER: _ClassVar[int]
     KEY_USAGE_FIELD_NUMBER: _ClassVar[int]
     KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    KEY_ROTATION_ENABLED_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     domain_id: str
     key_alias: str
@@ -50,7 +51,8 @@ class KeyInfo(_message.Message):
     key_spec: str
     key_usage: str
     key_version: int
-    def __init__(self, key_id: _Optional[str] = ..., domain_id: _Optional[str] = ..., key_alias: _Optional[str] = ..., realm: _Optional[str] = ..., key_description: _Optional[str] = ..., creation_date: _Optional[int] = ..., scheduled_deletion_date: _Optional[int] = ..., key_state: _Optional[int] = ..., default_key_flag: _Optional[int] = ..., key_type: _Optional[int] = ..., expiration_time: _Optional[int] = ..., origin: _Optional[str] = ..., key_spec: _Optional[str] = ..., key_usage: _Optional[str] = ..., key_version: _Optional[int] = ...) -> None: ...
+    key_rotation_enabled: bool
+    def __init__(self, key_id: _Optional[str] = ..., domain_id: _Optional[str] = ..., key_alias: _Optional[str] = ..., realm: _Optional[str] = ..., key_description: _Optional[str] = ..., creation_date: _Optional[int] = ..., scheduled_deletion_date: _Optional[int] = ..., key_state: _Optional[int] = ..., default_key_flag: _Optional[int] = ..., key_type: _Optional[int] = ..., expiration_time: _Optional[int] = ..., origin: _Optional[str] = ..., key_spec: _Optional[str] = ..., key_usage: _Optional[str] = ..., key_version: _Optional[int] = ..., key_rotation_enabled: _Optional[bool] = ...) -> None: ...
 
 class CreateKeyRequest(_message.Message):
     __slots__ = ("key_alias", "key_description", "realm", "origin", "key_spec", "key_usage", "sequence")
@@ -163,7 +165,7 @@ class GenerateRandomResponse(_message.Message):
     def __init__(self, random_data: _Optional[bytes] = ...) -> None: ...
 
 class CreateDataKeyRequest(_message.Message):
-    __slots__ = ("key_id", "datakey_length", "encryption_context", "sequence")
+    __slots__ = ("key_id", "datakey_length", "encryption_context", "sequence", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -175,11 +177,13 @@ class CreateDataKeyRequest(_message.Message):
     DATAKEY_LENGTH_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     datakey_length: int
     encryption_context: _containers.ScalarMap[str, str]
     sequence: str
-    def __init__(self, key_id: _Optional[str] = ..., datakey_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, key_id: _Optional[str] = ..., datakey_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class CreateDataKeyResponse(_message.Message):
     __slots__ = ("key_id", "plain_text", "cipher_text")
@@ -192,7 +196,7 @@ class CreateDataKeyResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., plain_text: _Optional[bytes] = ..., cipher_text: _Optional[bytes] = ...) -> None: ...
 
 class EncryptDataKeyRequest(_message.Message):
-    __slots__ = ("key_id", "plain_text", "datakey_plain_length", "encryption_context", "sequence")
+    __slots__ = ("key_id", "plain_text", "datakey_plain_length", "encryption_context", "sequence", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -205,12 +209,14 @@ class EncryptDataKeyRequest(_message.Message):
     DATAKEY_PLAIN_LENGTH_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     plain_text: bytes
     datakey_plain_length: int
     encryption_context: _containers.ScalarMap[str, str]
     sequence: str
-    def __init__(self, key_id: _Optional[str] = ..., plain_text: _Optional[bytes] = ..., datakey_plain_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, key_id: _Optional[str] = ..., plain_text: _Optional[bytes] = ..., datakey_plain_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class EncryptDataKeyResponse(_message.Message):
     __slots__ = ("key_id", "cipher_text", "datakey_length")
@@ -223,7 +229,7 @@ class EncryptDataKeyResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., cipher_text: _Optional[bytes] = ..., datakey_length: _Optional[int] = ...) -> None: ...
 
 class DecryptDataKeyRequest(_message.Message):
-    __slots__ = ("key_id", "cipher_text", "datakey_cipher_length", "encryption_context", "sequence")
+    __slots__ = ("key_id", "cipher_text", "datakey_cipher_length", "encryption_context", "sequence", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -236,12 +242,14 @@ class DecryptDataKeyRequest(_message.Message):
     DATAKEY_CIPHER_LENGTH_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     cipher_text: bytes
     datakey_cipher_length: int
     encryption_context: _containers.ScalarMap[str, str]
     sequence: str
-    def __init__(self, key_id: _Optional[str] = ..., cipher_text: _Optional[bytes] = ..., datakey_cipher_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, key_id: _Optional[str] = ..., cipher_text: _Optional[bytes] = ..., datakey_cipher_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., sequence: _Optional[str] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class DecryptDataKeyResponse(_message.Message):
     __slots__ = ("data_key", "datakey_length", "datakey_digest")
@@ -254,7 +262,7 @@ class DecryptDataKeyResponse(_message.Message):
     def __init__(self, data_key: _Optional[bytes] = ..., datakey_length: _Optional[int] = ..., datakey_digest: _Optional[bytes] = ...) -> None: ...
 
 class EncryptDataRequest(_message.Message):
-    __slots__ = ("key_id", "plain_text", "encryption_context", "encryption_algorithm", "sequence")
+    __slots__ = ("key_id", "plain_text", "encryption_context", "encryption_algorithm", "sequence", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -267,12 +275,14 @@ class EncryptDataRequest(_message.Message):
     ENCRYPTION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     plain_text: bytes
     encryption_context: _containers.ScalarMap[str, str]
     encryption_algorithm: str
     sequence: str
-    def __init__(self, key_id: _Optional[str] = ..., plain_text: _Optional[bytes] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., encryption_algorithm: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, key_id: _Optional[str] = ..., plain_text: _Optional[bytes] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., encryption_algorithm: _Optional[str] = ..., sequence: _Optional[str] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class EncryptDataResponse(_message.Message):
     __slots__ = ("key_id", "cipher_text")
@@ -283,7 +293,7 @@ class EncryptDataResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., cipher_text: _Optional[bytes] = ...) -> None: ...
 
 class DecryptDataRequest(_message.Message):
-    __slots__ = ("cipher_text", "encryption_context", "key_id", "encryption_algorithm", "sequence")
+    __slots__ = ("cipher_text", "encryption_context", "key_id", "encryption_algorithm", "sequence", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -296,12 +306,14 @@ class DecryptDataRequest(_message.Message):
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     cipher_text: bytes
     encryption_context: _containers.ScalarMap[str, str]
     key_id: str
     encryption_algorithm: str
     sequence: str
-    def __init__(self, cipher_text: _Optional[bytes] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., key_id: _Optional[str] = ..., encryption_algorithm: _Optional[str] = ..., sequence: _Optional[str] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, cipher_text: _Optional[bytes] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., key_id: _Optional[str] = ..., encryption_algorithm: _Optional[str] = ..., sequence: _Optional[str] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class DecryptDataResponse(_message.Message):
     __slots__ = ("key_id", "plain_text")
@@ -334,7 +346,7 @@ class GetUserQuotasResponse(_message.Message):
     def __init__(self, resources: _Optional[_Iterable[_Union[QuotaResource, _Mapping]]] = ...) -> None: ...
 
 class BatchCreateDataKeyRequest(_message.Message):
-    __slots__ = ("key_id", "count", "datakey_length", "encryption_context", "without_plaintext")
+    __slots__ = ("key_id", "count", "datakey_length", "encryption_context", "without_plaintext", "additional_authenticated_data")
     class EncryptionContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -347,12 +359,14 @@ class BatchCreateDataKeyRequest(_message.Message):
     DATAKEY_LENGTH_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     WITHOUT_PLAINTEXT_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     count: int
     datakey_length: int
     encryption_context: _containers.ScalarMap[str, str]
     without_plaintext: bool
-    def __init__(self, key_id: _Optional[str] = ..., count: _Optional[int] = ..., datakey_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., without_plaintext: _Optional[bool] = ...) -> None: ...
+    additional_authenticated_data: str
+    def __init__(self, key_id: _Optional[str] = ..., count: _Optional[int] = ..., datakey_length: _Optional[int] = ..., encryption_context: _Optional[_Mapping[str, str]] = ..., without_plaintext: _Optional[bool] = ..., additional_authenticated_data: _Optional[str] = ...) -> None: ...
 
 class CreateDataKeyResult(_message.Message):
     __slots__ = ("plain_text", "cipher_text", "error")
