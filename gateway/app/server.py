@@ -101,16 +101,20 @@ async def run(
         )
 
     tls_material = tls.load(cfg.tls)  # each process builds its own contexts (TlsConfigError: refuse to start)
-    grpc, health, grpc_port = grpc_server.build(rt, cfg.grpc_listen, reuse_port=reuse_port, tls=tls_material)
+    services = rt.services  # what the transports are handed: they never see the runtime
+    grpc_credentials = tls.grpc_credentials(tls_material) if tls_material else None
+    grpc, health, grpc_port = grpc_server.build(
+        services, cfg.grpc_listen, reuse_port=reuse_port, credentials=grpc_credentials
+    )
     await grpc.start()
     http_sock = bind(cfg.rest_listen, reuse_port=reuse_port)
     raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection cap derives from it
     http = _Uvicorn(
         uvicorn.Config(
-            create_app(rt),
+            create_app(services),
             lifespan="off",
             log_config=None,
-            http=http_protocol(rt.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
+            http=http_protocol(services.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
             access_log=False,
             timeout_graceful_shutdown=int(cfg.drain_seconds),
             ssl_context_factory=(lambda _c, _d: tls.rest_context(tls_material)) if tls_material else None,

@@ -305,7 +305,7 @@ def tls_target(gateway: Gateway, pki, request):
 
     async def start():
         server = grpc.aio.server()
-        add_kms_service(KmsServicer(gateway.rt), server)
+        add_kms_service(KmsServicer(gateway.rt.services), server)
         creds = grpc.ssl_server_credentials(
             [(pki["server.key"].read_bytes(), pki["server.pem"].read_bytes())],
             root_certificates=pki["ca.pem"].read_bytes() if mutual else None,
