@@ -13,19 +13,23 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import grpc
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkkms.v2 import model as m
 
-from gateway.core import permissions
+from gateway.core import operations, permissions
 from gateway.core.auth import POLICY_RECHECK_SECONDS
 from gateway.core.errors import Err, KmsError
 from gateway.core.gate import RequestGate
 from gateway.core.model import Caller
+from gateway.core.ratelimit import RateLimiter
+from gateway.grpc_api import rpc
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.rest.routing import RouteTable, discover
+from gateway.grpc_api.server import SERVICE
+from gateway.rest.routing import BASE, RouteTable, discover
 from tests.support.gateway import kms_code, new_project_id
 from tests.support.rest import Rest, error_of, sdk_client
 from tests.support.serve import cli, start_serve
@@ -35,19 +39,96 @@ DEK = frozenset({"kms:dek:create", "kms:dek:crypto"})
 
 
 # -- the table ----------------------------------------------------------------------------
-def test_every_rest_route_takes_its_action_from_the_core_table() -> None:
+DOC = ROOT / "docs" / "permissions-and-limits.md"
+ROW = re.compile(
+    r"^\| `(?P<op>[a-z_]+)` \| `(?P<action>kms:[A-Za-z]+:[A-Za-z]+)` \| (?P<method>GET|POST|DELETE) `(?P<path>[^`]+)` "
+    r"\| (?P<rpc>[A-Za-z]+) \| ?(?P<grant>[a-z-]*) \| ?(?:`(?P<former>[a-z_]+)`)? \|$",
+    re.M,
+)
+
+
+def _documented() -> dict[str, re.Match[str]]:
+    """The rows of the operation table in docs/permissions-and-limits.md, by operation name."""
+    assert DOC.exists(), f"{DOC} is missing"
+    rows: dict[str, re.Match[str]] = {}
+    for row in ROW.finditer(DOC.read_text()):
+        assert row["op"] not in rows, f"{row['op']} has two rows"
+        rows[row["op"]] = row
+    return rows
+
+
+def test_the_documented_table_is_the_catalog_row_by_row() -> None:
+    """Every operation of the catalog has its row (name, action, grant, former name), and no other."""
+    rows = _documented()
+    assert sorted(rows) == sorted(op.name for op in operations.CATALOG), "the table and the catalog differ"
+    for op in operations.CATALOG:
+        row = rows[op.name]
+        assert row["action"] == op.action, op.name
+        assert row["grant"] == op.grant_name, op.name
+        assert (row["former"],) == (op.former_names or (None,)), op.name
+        assert permissions.action_for(op.name) == op.action
+
+
+def test_every_rest_route_is_a_catalog_operation_as_documented() -> None:
+    rows = _documented()
     table = RouteTable(discover())
+    assert sorted(r.op for r in table.routes) == sorted(op.name for op in operations.CATALOG)
     for route in table.routes:
-        assert route.op in permissions.OP_ACTIONS, route.op
-        assert route.action == permissions.action_for(route.op), route.op
+        assert route.operation is operations.get(route.op), route.op
+        row = rows[route.op]
+        assert (row["method"], row["path"]) == (route.method, route.full_path.removeprefix(BASE)), route.op
 
 
-def test_every_grpc_operation_is_in_the_core_table() -> None:
-    sources = "".join(p.read_text() for p in (ROOT / "gateway/grpc_api").glob("servicer*.py"))
-    ops = set(re.findall(r'_handle\("([a-z_]+)"', sources))
-    ops |= set(re.findall(r'_create_data_key\("([a-z_]+)"', sources))
-    assert len(ops) > 40
-    assert ops - set(permissions.OP_ACTIONS) == set()
+def test_every_grpc_method_is_a_catalog_operation_as_documented() -> None:
+    rows = _documented()
+    methods = {m.name: m for group in rpc.discover() for m in group.methods}
+    served = {m.name for m in SERVICE.methods}
+    assert sorted(methods) == sorted(served), "every method of the service has one handler"
+    assert sorted(m.operation.name for m in methods.values()) == sorted(op.name for op in operations.CATALOG)
+    for name, method in methods.items():
+        assert method.operation is operations.get(method.operation.name), name
+        assert rows[method.operation.name]["rpc"] == name
+
+
+def test_grants_and_batches_follow_their_single_operation() -> None:
+    assert operations.GRANTABLE_OPERATIONS == {
+        "create-datakey",
+        "create-datakey-without-plaintext",
+        "encrypt-datakey",
+        "decrypt-datakey",
+        "describe-key",
+        "create-grant",
+        "retire-grant",
+        "encrypt-data",
+        "decrypt-data",
+    }
+    for op in operations.CATALOG:
+        if op.name.startswith("batch_") and op.name.endswith("_datakey"):
+            single = operations.get(op.name.removeprefix("batch_"))
+            assert (op.action, op.grant_name) == (single.action, single.grant_name), op.name
+            assert op.grantable
+
+
+def test_former_names_resolve_but_are_not_operations() -> None:
+    for former, current in [("create_key_tag", "create_kms_tag"), ("list_resource_instances", "list_kms_by_tags")]:
+        assert operations.resolve(former) is operations.get(current)
+        assert former not in permissions.OP_ACTIONS
+        with pytest.raises(KeyError):
+            operations.get(former)
+    assert operations.resolve("no_such_op") is None
+
+
+def test_limits_accept_former_operation_names() -> None:
+    def cfg(**operations_: object) -> SimpleNamespace:
+        return SimpleNamespace(rate=0.0, burst=0.0, operations=operations_, principals={}, max_buckets=10)
+
+    limiter = RateLimiter.from_config(cfg(list_key_tags={"rate": 3}, create_kms_tag={"rate": 4}))
+    assert limiter.limit_for("ak", "show_kms_tags").rate == 3  # the former gRPC name of show_kms_tags
+    assert limiter.limit_for("ak", "create_kms_tag").rate == 4
+    with pytest.raises(ValueError, match="already given"):
+        RateLimiter.from_config(cfg(list_key_tags={"rate": 3}, show_kms_tags={"rate": 4}))
+    with pytest.raises(ValueError, match="unknown operation"):
+        RateLimiter.from_config(cfg(list_kms_tag={"rate": 1}))
 
 
 #: The permission actions the provider's KMS API reference names for its operations (docs/api.md).

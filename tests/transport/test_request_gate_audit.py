@@ -1,19 +1,22 @@
-"""Both transports hand one AuditEvent per finished request to ``rt.audit`` (success, error, auth failure).
+"""The request pipeline hands one AuditEvent per finished request to the audit sink (success, error,
+auth failure), on every transport and under the same operation name.
 
-A tiny in-test AuditLog collects the events on the shared in-process gateway for the duration of a
-test (the previous log is put back after). A log that cannot write fails the request closed:
+A tiny in-test sink collects the events on the shared in-process gateway for the duration of a
+test (the previous sink is put back after). A sink that cannot write fails the request closed:
 REST 500 KMS.0101, gRPC INTERNAL — no answer leaves without its audit line.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
 import grpc
+import httpx
 import pytest
 
-from gateway.audit.trail import AuditEvent, AuditLog
+from gateway.core.ports.audit import AuditEvent
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from tests.support.gateway import kms_code, new_project_id
 from tests.support.rest import Rest, error_of
@@ -21,8 +24,10 @@ from tests.support.rest import Rest, error_of
 SEQUENCE = "919c82d4-8046-4722-9094-35c3c6524cff"
 
 
-class Collector(AuditLog):
-    def __init__(self) -> None:  # no file: events stay in memory
+class Collector:
+    """An AuditSink that keeps the events in memory (or fails, like a full disk)."""
+
+    def __init__(self) -> None:
         self.events: list[AuditEvent] = []
         self.broken = False
 
@@ -31,19 +36,17 @@ class Collector(AuditLog):
             raise OSError("disk full")
         self.events.append(event)
 
-    def close(self) -> None:
-        pass
-
 
 @pytest.fixture
 def audit(gateway) -> Iterator[Collector]:
-    previous = gateway.rt.audit
+    services = gateway.rt.services  # what every transport was handed: its sink is read per request
+    previous = services.audit
     collector = Collector()
-    gateway.rt.audit = collector
+    services.audit = collector
     try:
         yield collector
     finally:
-        gateway.rt.audit = previous
+        services.audit = previous
 
 
 def test_rest_events(gateway, audit) -> None:
@@ -163,3 +166,87 @@ def test_audit_failure_fails_closed(gateway, audit) -> None:
         rest.ok("/gen-random", {"random_data_length": "256"})
     finally:
         rest.close()
+
+
+def test_one_operation_has_one_name_on_every_transport(gateway, audit) -> None:
+    """A REST call and the gRPC call of one operation are audited, measured and limited under one name."""
+    project_id = new_project_id()
+    token = gateway.token(project_id)
+    rest = Rest(gateway.rest_url, project_id, token=token)
+    kms = gateway.stub(token)
+    try:
+        key_id = rest.create_key()
+        pairs = [
+            (
+                lambda: rest.call(f"/{key_id}/tags", {"tag": {"key": "a", "value": "1"}}),
+                lambda: kms.CreateKeyTag(pb.CreateKeyTagRequest(key_id=key_id, tag=pb.TagItem(key="b", value="2"))),
+            ),
+            (
+                lambda: rest.call(f"/{key_id}/tags", method="GET"),
+                lambda: kms.ListKeyTags(pb.KeyIdRequest(key_id=key_id)),
+            ),
+            (lambda: rest.call("/tags", method="GET"), lambda: kms.ListProjectTags(pb.Empty())),
+            (
+                lambda: rest.call(f"/{key_id}/tags/a", method="DELETE"),
+                lambda: kms.DeleteKeyTag(pb.DeleteKeyTagRequest(key_id=key_id, key="b")),
+            ),
+            (
+                lambda: rest.call("/gen-random", {"random_data_length": "64"}),
+                lambda: kms.GenerateRandom(pb.GenerateRandomRequest(random_data_length=64)),
+            ),
+            (lambda: rest.call("/user-instances", method="GET"), lambda: kms.GetUserInstances(pb.Empty())),
+        ]
+        for over_rest, over_grpc in pairs:
+            assert over_rest().status_code in (200, 204)
+            by_rest = audit.events[-1]
+            over_grpc()
+            by_grpc = audit.events[-1]
+            assert (by_rest.transport, by_grpc.transport) == ("rest", "grpc")
+            assert (by_rest.op, by_rest.action) == (by_grpc.op, by_grpc.action), (by_rest, by_grpc)
+            assert by_rest.result == by_grpc.result == "OK"
+    finally:
+        rest.close()
+    with httpx.Client(base_url=gateway.rest_url, trust_env=False) as http:
+        text = http.get("/metrics").text
+    for op in ("create_kms_tag", "show_kms_tags", "list_kms_tags", "delete_tag", "gen_random", "user_instances"):
+        for transport in ("rest", "grpc"):
+            assert re.search(rf'kmsgw_request_seconds_count\{{op="{op}",transport="{transport}"\}} [1-9]', text), (
+                op,
+                transport,
+            )
+    for former in ("create_key_tag", "list_key_tags", "list_project_tags", "delete_key_tag"):
+        assert f'op="{former}"' not in text
+
+
+def test_refused_by_the_gate_names_the_key_on_both_transports(gateway, audit) -> None:
+    """A request refused by the policy is decoded only to record its key; an unauthenticated REST body never."""
+    project_id = new_project_id()
+    key_id = (
+        gateway.stub(gateway.token(project_id))
+        .CreateKey(pb.CreateKeyRequest(key_alias=f"r-{uuid.uuid4().hex[:8]}"))
+        .key_info.key_id
+    )
+    limited = gateway.token(project_id, actions=frozenset({"kms:cmk:list"}))
+    with pytest.raises(grpc.RpcError) as info:
+        gateway.stub(limited).EncryptData(pb.EncryptDataRequest(key_id=key_id, plain_text=b"x", sequence=SEQUENCE))
+    assert kms_code(info.value) == "KMS.0307"
+    refused = audit.events[-1]
+    assert (refused.op, refused.key_id, refused.sequence, refused.result) == (
+        "encrypt_data",
+        key_id,
+        SEQUENCE,
+        "KMS.0307",
+    )
+    rest = Rest(gateway.rest_url, project_id, token=limited)
+    try:
+        assert error_of(rest.call("/encrypt-data", {"key_id": key_id, "plain_text": "eA==", "sequence": SEQUENCE})) == (
+            403,
+            "KMS.0307",
+        )
+    finally:
+        rest.close()
+    assert (audit.events[-1].op, audit.events[-1].key_id, audit.events[-1].sequence) == (
+        "encrypt_data",
+        key_id,
+        SEQUENCE,
+    )

@@ -483,8 +483,8 @@ def test_metrics_count_rest_requests_and_errors(gateway, rest: Rest) -> None:
 
 
 def test_secondary_dialect(gateway, project, key_id: str, monkeypatch) -> None:
-    """The configured dialect renders every error (here switched on the running runtime)."""
-    monkeypatch.setattr(gateway.rt, "dialect", SECONDARY)
+    """The configured dialect renders every error (here switched on the running services)."""
+    monkeypatch.setattr(gateway.rt.services, "dialect", SECONDARY)
     anonymous = Rest(gateway.rest_url, project)
     _expect(anonymous.call("/describe-key", {"key_id": key_id}), 401, "KMS.0401")
     rest = Rest(gateway.rest_url, project, token=gateway.token(project))
