@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass, field
 
@@ -12,17 +11,16 @@ from gateway.app.store_wiring import open_store
 from gateway.audit.key import open_audit_log
 from gateway.audit.trail import AuditLog
 from gateway.core.auth import Authenticator
-from gateway.core.base import Settings
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.dialects import Dialect, get_dialect
 from gateway.core.gate import RequestGate
 from gateway.core.ports.store import MetadataStore
 from gateway.core.service import Kms
+from gateway.core.settings import Settings
+from gateway.hsm.adapter import Pkcs11Hsm
 from gateway.hsm.executor import HsmExecutor
-from gateway.hsm.port import Pkcs11Hsm
 from gateway.hsm.softhsm import ensure_softhsm
 from gateway.hsm.token import TokenSession
-from gateway.pipeline import Services
 from gateway.telemetry import metrics
 
 
@@ -50,7 +48,9 @@ class Runtime:
         if conf is not None:
             os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
         token = TokenSession(config.module_path(), config.hsm.token_label, config.read_pin())
-        executor = HsmExecutor(token, max_batch=config.hsm.max_batch, window_s=config.hsm.batch_window_ms / 1000)
+        counts = metrics.PrometheusMetrics()
+        window_s = config.hsm.batch_window_ms / 1000
+        executor = HsmExecutor(token, counts, max_batch=config.hsm.max_batch, window_s=window_s)
         executor.start()
         metrics.HSM_SESSIONS.set(1)
         try:
@@ -59,17 +59,16 @@ class Runtime:
             executor.stop()
             metrics.HSM_SESSIONS.set(0)
             raise
-        hsm = Pkcs11Hsm(executor)
+        hsm = Pkcs11Hsm(executor, config.mechanisms)  # vendor SM2/SM4 numbers: the adapter's table
         settings = Settings(
             cmk_quota=config.cmk_quota,
             grant_per_cmk_quota=config.grant_per_cmk_quota,
-            mechanisms=config.mechanisms,
             software_oaep_unwrap=config.hsm.software_oaep_unwrap,
             key_cache_seconds=config.key_cache_seconds,
             orphan_grace_seconds=config.orphan_grace_seconds,
             provisioning_timeout_seconds=config.provisioning_timeout_seconds,
         )
-        kms = Kms(store, hsm, clock, settings)
+        kms = Kms(store, hsm, clock, settings, metrics=counts)
         auth = Authenticator(store, hsm, clock)
         try:
             ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
@@ -80,21 +79,6 @@ class Runtime:
             store.close()
             raise
         return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
-
-    @functools.cached_property
-    def services(self) -> Services:
-        """What every transport is handed: the core, the gate, the audit sink, metrics, health."""
-        return Services(
-            kms=self.kms,
-            auth=self.auth,
-            clock=self.kms.clock,
-            dialect=self.dialect,
-            gate=self.gate,
-            audit=self.audit,
-            metrics=metrics.PrometheusMetrics(),
-            health=lambda: self.executor.healthy,
-            metrics_text=metrics.render,  # all workers' samples when multi-process
-        )
 
     def close(self) -> None:
         if self.audit is not None:

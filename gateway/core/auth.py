@@ -17,14 +17,15 @@ import hashlib
 import secrets
 import string
 import time
+from dataclasses import dataclass
 
 from gateway.core import ciphertext as ct
 from gateway.core import permissions
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
+from gateway.core.ports.hsm import HsmPort, OpenItem, SealItem
 from gateway.core.ports.store import CredentialRow, MetadataStore, TokenRow
-from gateway.hsm.port import HsmPort
 
 SEAL_KEY_LABEL = "kmsgw:seal"
 TOKEN_PREFIX = "kmsgw1."  # noqa: S105 - a format marker, not a secret
@@ -43,17 +44,38 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass
+class _CachedSecret:
+    expires: float  # monotonic: the unsealed secret is forgotten then
+    secret: str
+    caller: Caller
+    generation: int  # store generation the caller (its policy) was read at
+    recheck: float  # monotonic: the caller is re-read from the store then at the latest
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    expires_at: int  # ms epoch: the token's own expiry
+    caller: Caller
+    generation: int
+    recheck: float
+
+
+@dataclass(frozen=True)
+class _CachedCertificate:
+    caller: Caller | None  # None: the certificate is bound to no credential
+    generation: int
+    recheck: float
+
+
 class Authenticator:
     def __init__(self, store: MetadataStore, hsm: HsmPort, clock: Clock) -> None:
         self.store = store
         self.hsm = hsm
         self.clock = clock
-        # access key -> [secret expiry (monotonic), secret, caller, store generation, policy re-check due]
-        self._secrets: dict[str, list] = {}
-        # token digest -> [expires_at (ms epoch), caller, store generation, policy re-check due]
-        self._tokens: dict[str, list] = {}
-        # certificate fingerprint -> [caller or None, store generation, re-check due] (caller_from_certificate)
-        self._certificates: dict[str, list] = {}
+        self._secrets: dict[str, _CachedSecret] = {}  # by access key
+        self._tokens: dict[str, _CachedToken] = {}  # by token digest
+        self._certificates: dict[str, _CachedCertificate] = {}  # by certificate fingerprint
 
     async def setup(self) -> None:
         await self.hsm.ensure_aes_key(SEAL_KEY_LABEL)
@@ -85,7 +107,7 @@ class Authenticator:
         access_key = "".join(secrets.choice(_AK_ALPHABET) for _ in range(20))
         secret_key = "".join(secrets.choice(_SK_ALPHABET) for _ in range(40))
         user_id = _hex_id()
-        [(iv, body)] = await self.hsm.seal_many(SEAL_KEY_LABEL, [(secret_key.encode(), _seal_aad(access_key))])
+        [(iv, body)] = await self.hsm.seal_many(SEAL_KEY_LABEL, [SealItem(secret_key.encode(), _seal_aad(access_key))])
         row = CredentialRow(access_key, iv + body, project_id, domain, user_id, actions)
         self.store.put_credential(row, ms(time.time()))
         return {
@@ -154,18 +176,18 @@ class Authenticator:
         now = time.monotonic()
         generation = self.store.generation
         hit = self._tokens.get(digest)
-        if hit is None or hit[2] != generation or hit[3] <= now:
+        if hit is None or hit.generation != generation or hit.recheck <= now:
             row = self.store.get_token(digest)
             if row is None:
                 self._tokens.pop(digest, None)
                 raise KmsError(Err.TOKEN_INVALID)
             if hit is None and len(self._tokens) >= _MAX_CACHED:
                 self._tokens.clear()
-            hit = [row.expires_at, self.caller_of_token(row), generation, now + POLICY_RECHECK_SECONDS]
+            hit = _CachedToken(row.expires_at, self.caller_of_token(row), generation, now + POLICY_RECHECK_SECONDS)
             self._tokens[digest] = hit
-        if ms(self.clock.now()) >= hit[0]:
+        if ms(self.clock.now()) >= hit.expires_at:
             raise KmsError(Err.TOKEN_EXPIRED)
-        return hit[1]
+        return hit.caller
 
     async def secret_for(self, access_key: str) -> tuple[str, Caller]:
         """The unsealed secret of an access key and its caller.
@@ -176,27 +198,27 @@ class Authenticator:
         now = time.monotonic()
         generation = self.store.generation
         hit = self._secrets.get(access_key)
-        if hit is not None and hit[0] > now:
-            if hit[3] == generation and hit[4] > now:
-                return hit[1], hit[2]
+        if hit is not None and hit.expires > now:
+            if hit.generation == generation and hit.recheck > now:
+                return hit.secret, hit.caller
             row = self.store.get_credential(access_key)
             if row is None:  # deleted: forget the secret too
                 self._secrets.pop(access_key, None)
                 raise KmsError(Err.SIGNATURE_INVALID, "Unknown access key.")
-            hit[2], hit[3], hit[4] = self.caller_of(row), generation, now + POLICY_RECHECK_SECONDS
-            return hit[1], hit[2]
+            hit.caller, hit.generation, hit.recheck = self.caller_of(row), generation, now + POLICY_RECHECK_SECONDS
+            return hit.secret, hit.caller
         row = self.store.get_credential(access_key)
         if row is None:
             raise KmsError(Err.SIGNATURE_INVALID, "Unknown access key.")
         iv, body = row.sealed_secret[: ct.IV_BYTES], row.sealed_secret[ct.IV_BYTES :]
-        [plain] = await self.hsm.open_many([(SEAL_KEY_LABEL, iv, body, _seal_aad(access_key))])
+        [plain] = await self.hsm.open_many([OpenItem(SEAL_KEY_LABEL, iv, body, _seal_aad(access_key))])
         if plain is None:
             raise KmsError(Err.INTERNAL, "A stored credential does not unseal.")
         caller = self.caller_of(row)
         if access_key not in self._secrets and len(self._secrets) >= _MAX_CACHED:
             self._secrets.clear()
         recheck = now + POLICY_RECHECK_SECONDS
-        self._secrets[access_key] = [now + _CACHE_SECONDS, plain.decode(), caller, generation, recheck]
+        self._secrets[access_key] = _CachedSecret(now + _CACHE_SECONDS, plain.decode(), caller, generation, recheck)
         return plain.decode(), caller
 
     # -- mTLS: client certificates bound to credentials (H3, docs/tls.md) ---------------------
@@ -212,17 +234,17 @@ class Authenticator:
         generation = self.store.generation
         cache = self._certificates
         hit = cache.get(fingerprint)
-        if hit is None or hit[1] != generation or hit[2] <= now:
+        if hit is None or hit.generation != generation or hit.recheck <= now:
             caller = None
-            binding = self.store.get_certificate_binding(fingerprint)  # type: ignore[attr-defined]
+            binding = self.store.get_certificate_binding(fingerprint)
             if binding is not None:
                 row = self.store.get_credential(binding.access_key)
                 caller = self.caller_of(row) if row is not None else None
             if hit is None and len(cache) >= _MAX_CACHED:
                 cache.clear()
-            hit = [caller, generation, now + POLICY_RECHECK_SECONDS]
+            hit = _CachedCertificate(caller, generation, now + POLICY_RECHECK_SECONDS)
             cache[fingerprint] = hit
-        return hit[0]
+        return hit.caller
 
 
 def _policy_out(actions: frozenset[str] | None) -> list[str] | None:

@@ -19,18 +19,20 @@ decoding (see docs/asymmetric.md). Off by default: such an import is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import struct
 import uuid
 from dataclasses import dataclass
 
 from gateway.core import validate
-from gateway.core.base import CoreBase
+from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
-from gateway.core.model import Caller, KeyRecord, KeyState
-from gateway.core.ports.store import ImportParamsRow
-from gateway.hsm.mechanisms import BUILTIN
-from gateway.hsm.port import key_label
+from gateway.core.keyaccess import KeyAccess
+from gateway.core.model import Caller, KeyRecord, KeyState, Origin
+from gateway.core.ports.hsm import HsmPort, ImportRejection, MaterialRejected, OpenItem, SealItem, key_label
+from gateway.core.ports.store import ImportParamsRow, MetadataStore
+from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,23 @@ _TOKEN_FORMAT = 1
 _ALGORITHM_CODES = {"RSAES_OAEP_SHA_1": 1, "RSAES_OAEP_SHA_256": 2}
 _IV, _TAG = 12, 16
 MATERIAL_BYTES = 32
+# Why the token refused imported material -> the error the caller gets.
+_REJECTIONS: dict[ImportRejection, tuple[Err, str | None]] = {
+    ImportRejection.DECRYPT: (
+        Err.RSA_DECRYPT_FAILED,
+        "encrypted_key_material does not decrypt under this import's wrapping key.",
+    ),
+    ImportRejection.LENGTH: (
+        Err.IMPORT_MATERIAL_LENGTH,
+        "The imported key material must be exactly 32 bytes (AES-256).",
+    ),
+    ImportRejection.MISMATCH: (Err.IMPORT_MATERIAL_MISMATCH, None),
+    ImportRejection.UNSUPPORTED: (
+        Err.UNSUPPORTED_ALGORITHM,
+        "This token cannot unwrap with this OAEP hash; see docs/asymmetric.md (software_oaep_unwrap).",
+    ),
+    ImportRejection.WRAPPING_KEY_GONE: (Err.IMPORT_TOKEN_EXPIRED, None),
+}
 
 
 @dataclass
@@ -65,18 +84,29 @@ class _Token:
     public_key: bytes
 
 
-class ImportOps(CoreBase):
+class ImportOps:
+    def __init__(self, store: MetadataStore, hsm: HsmPort, keys: KeyAccess, clock: Clock, settings: Settings) -> None:
+        self._store = store
+        self._hsm = hsm
+        self._keys = keys
+        self._clock = clock
+        self._settings = settings
+        self._token_key_ready = False  # the import-token key exists on the token (checked once)
+
+    def _now_ms(self) -> int:
+        return ms(self._clock.now())
+
     def _external_key(self, caller: Caller, key_id: str, operation: str) -> KeyRecord:
         validate.key_id(key_id)
-        rec = self._owned_key(caller, key_id, operation)
-        if rec.origin != "external":
+        rec = self._keys.owned(caller, key_id, operation)
+        if rec.origin != Origin.EXTERNAL:
             raise KmsError(Err.EXTERNAL_KEY_REQUIRED)
         return rec
 
     async def _ensure_token_key(self) -> None:
-        if not self.__dict__.get("_import_token_key_ready"):
-            await self.hsm.ensure_aes_key(TOKEN_KEY_LABEL)
-            self.__dict__["_import_token_key_ready"] = True
+        if not self._token_key_ready:
+            await self._hsm.ensure_aes_key(TOKEN_KEY_LABEL)
+            self._token_key_ready = True
 
     async def _check_wrapping_algorithm(self, wrapping_algorithm: str) -> str:
         if not wrapping_algorithm:
@@ -88,7 +118,7 @@ class ImportOps(CoreBase):
                 Err.UNSUPPORTED_ALGORITHM,
                 f"wrapping_algorithm must be RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256; got {wrapping_algorithm!r}{why}.",
             )
-        if not self.settings.software_oaep_unwrap and not await self.hsm.oaep_supported(hash_name):  # type: ignore[attr-defined]
+        if not self._settings.software_oaep_unwrap and not await self._hsm.oaep_supported(hash_name):
             raise KmsError(
                 Err.UNSUPPORTED_ALGORITHM,
                 f"This HSM cannot unwrap with {wrapping_algorithm} (its CKM_RSA_PKCS_OAEP lacks that hash): "
@@ -106,8 +136,8 @@ class ImportOps(CoreBase):
             raise KmsError(Err.NOT_PENDING_IMPORT)
         await self._check_wrapping_algorithm(wrapping_algorithm)
         await self._ensure_token_key()
-        now = self.now_ms()
-        row = self.store.live_import_parameters(rec.key_id, wrapping_algorithm, now + REUSE_MIN_LEFT_MS)  # type: ignore[attr-defined]
+        now = self._now_ms()
+        row = self._store.live_import_parameters(rec.key_id, wrapping_algorithm, now + REUSE_MIN_LEFT_MS)
         if row is None:
             token_id = uuid.uuid4().hex
             row = ImportParamsRow(
@@ -120,13 +150,11 @@ class ImportOps(CoreBase):
                 expires_at=now + IMPORT_VALIDITY_MS,
             )
             # Row first: a crash after it leaves a row whose expiry sweep destroys any object made.
-            self.store.put_import_parameters(row)  # type: ignore[attr-defined]
-            await self.hsm.create_key_pair(  # type: ignore[attr-defined]
-                row.wrapping_label, rec.key_id, BUILTIN["RSA_2048"], sign=False, decrypt=False, unwrap=True
-            )
-            public_key = await self.hsm.public_key_der(row.wrapping_label)  # type: ignore[attr-defined]
-            self.store.set_import_public_key(token_id, public_key)  # type: ignore[attr-defined]
-            row = ImportParamsRow(**{**row.__dict__, "public_key": public_key})
+            self._store.put_import_parameters(row)
+            await self._hsm.create_wrapping_key(row.wrapping_label, rec.key_id)
+            public_key = await self._hsm.public_key_der(row.wrapping_label)
+            self._store.set_import_public_key(token_id, public_key)
+            row = dataclasses.replace(row, public_key=public_key)
         assert row.public_key is not None
         token = await self._seal_token(row)
         return ImportParameters(rec.key_id, token, row.expires_at // 1000, row.public_key, wrapping_algorithm)
@@ -144,7 +172,7 @@ class ImportOps(CoreBase):
             )
             + row.public_key
         )
-        [(iv, tag)] = await self.hsm.seal_many(TOKEN_KEY_LABEL, [(b"", _TOKEN_AAD + body)])
+        [(iv, tag)] = await self._hsm.seal_many(TOKEN_KEY_LABEL, [SealItem(b"", _TOKEN_AAD + body)])
         return body + iv + tag
 
     async def _open_token(self, token: bytes) -> _Token:
@@ -158,7 +186,7 @@ class ImportOps(CoreBase):
         if fmt != _TOKEN_FORMAT or algo not in algorithms or len(body) != _TOKEN_HEAD.size + spki_len:
             raise bad
         await self._ensure_token_key()
-        [opened] = await self.hsm.open_many([(TOKEN_KEY_LABEL, iv, tag, _TOKEN_AAD + body)])
+        [opened] = await self._hsm.open_many([OpenItem(TOKEN_KEY_LABEL, iv, tag, _TOKEN_AAD + body)])
         if opened is None:
             raise bad
         return _Token(
@@ -188,7 +216,7 @@ class ImportOps(CoreBase):
             raise KmsError(Err.MISSING_PARAMETER, "encrypted_key_material is required.")
         if rec.key_state != KeyState.PENDING_IMPORT:
             raise KmsError(Err.NOT_PENDING_IMPORT)
-        now = self.now_ms()
+        now = self._now_ms()
         expires_ms = None
         if expiration_time not in (None, 0):
             if isinstance(expiration_time, bool) or not isinstance(expiration_time, int) or expiration_time < 0:
@@ -201,21 +229,25 @@ class ImportOps(CoreBase):
             raise KmsError(Err.IMPORT_KEY_ID_MISMATCH)
         if token.expires_at <= now:
             raise KmsError(Err.IMPORT_TOKEN_EXPIRED)
-        row = self.store.get_import_parameters(token.token_id)  # type: ignore[attr-defined]
+        row = self._store.get_import_parameters(token.token_id)
         if row is None or row.key_id != rec.key_id or row.public_key != token.public_key:
             raise KmsError(Err.IMPORT_TOKEN_EXPIRED, "These import parameters no longer exist; get new ones.")
         hash_name = await self._check_wrapping_algorithm(token.wrapping_algorithm)
-        known = self.store.get_key_material(rec.key_id)  # type: ignore[attr-defined]
-        check_value = await self.hsm.unwrap_aes_key(  # type: ignore[attr-defined]
-            row.wrapping_label,
-            key_label(rec.key_id, rec.current_version),
-            rec.key_id,
-            encrypted_key_material,
-            hash_name,
-            software_oaep=self.settings.software_oaep_unwrap,
-            expected_kcv=known.check_value if known else None,
-        )
-        self.store.material_imported(rec.key_id, check_value, now, expires_ms)  # type: ignore[attr-defined]
+        known = self._store.get_key_material(rec.key_id)
+        try:
+            check_value = await self._hsm.unwrap_aes_key(
+                row.wrapping_label,
+                key_label(rec.key_id, rec.current_version),
+                rec.key_id,
+                encrypted_key_material,
+                hash_name,
+                software_oaep=self._settings.software_oaep_unwrap,
+                expected_kcv=known.check_value if known else None,
+            )
+        except MaterialRejected as exc:
+            err, detail = _REJECTIONS[exc.reason]
+            raise KmsError(err, detail or err.message) from None
+        self._store.material_imported(rec.key_id, check_value, now, expires_ms)
         rec.key_state, rec.expiration_time = KeyState.ENABLED, expires_ms
         log.info("key material imported", extra={"key_id": rec.key_id, "reimport": known is not None})
         return rec
@@ -234,9 +266,9 @@ class ImportOps(CoreBase):
     async def _remove_material(self, rec: KeyRecord) -> None:
         """State first, object second: a crash between leaves an unusable key and a stray object
         that the next import destroys before it unwraps (never a usable key without material)."""
-        self.store.material_removed(rec.key_id)  # type: ignore[attr-defined]
-        versions = self.store.key_versions(rec.key_id) or [rec.current_version]
-        await self.hsm.destroy([key_label(rec.key_id, v) for v in versions])
+        self._store.material_removed(rec.key_id)
+        versions = self._store.key_versions(rec.key_id) or [rec.current_version]
+        await self._hsm.destroy([key_label(rec.key_id, v) for v in versions])
         rec.key_state, rec.expiration_time = KeyState.PENDING_IMPORT, None
 
     async def import_sweep(self) -> tuple[list[str], list[str]]:
@@ -244,15 +276,15 @@ class ImportOps(CoreBase):
 
         Returns (key ids whose material expired, token ids whose parameters were dropped).
         """
-        now = self.now_ms()
+        now = self._now_ms()
         expired = []
-        for rec in self.store.keys_with_expired_material(now):  # type: ignore[attr-defined]
+        for rec in self._store.keys_with_expired_material(now):
             await self._remove_material(rec)
             expired.append(rec.key_id)
             log.info("imported key material expired and was deleted", extra={"key_id": rec.key_id})
         dropped = []
-        for row in self.store.expired_import_parameters(now):  # type: ignore[attr-defined]
-            await self.hsm.destroy([row.wrapping_label])
-            self.store.delete_import_parameters(row.token_id)  # type: ignore[attr-defined]
+        for row in self._store.expired_import_parameters(now):
+            await self._hsm.destroy([row.wrapping_label])
+            self._store.delete_import_parameters(row.token_id)
             dropped.append(row.token_id)
         return expired, dropped

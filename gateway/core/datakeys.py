@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.core import ciphertext as ct
 from gateway.core import validate
-from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
-from gateway.core.model import Caller, DataKey, DecryptedDataKey, ItemResult, KeyRecord
-from gateway.hsm.port import key_label
-from gateway.telemetry import metrics
+from gateway.core.keyaccess import KeyAccess
+from gateway.core.model import Caller, DataKey, DecryptedDataKey, ItemResult
+from gateway.core.ports.hsm import HsmPort, OpenItem, SealItem, key_label
+from gateway.core.ports.metrics import CoreMetrics
+from gateway.core.settings import Settings
 
 DIGEST_BYTES = 32
 DEFAULT_BITS = 256
@@ -42,7 +43,13 @@ class DecryptDataKeyItem:
     additional_authenticated_data: str | None = None
 
 
-class DataKeyOps(CoreBase):
+class DataKeyOps:
+    def __init__(self, hsm: HsmPort, keys: KeyAccess, settings: Settings, metrics: CoreMetrics) -> None:
+        self._hsm = hsm
+        self._keys = keys
+        self._settings = settings
+        self._metrics = metrics
+
     async def create_data_key(
         self,
         caller: Caller,
@@ -80,31 +87,29 @@ class DataKeyOps(CoreBase):
         """``count`` data keys under one master key: one random draw, one HSM hand-off."""
         err = Err.INVALID_DATAKEY_LENGTH if with_plaintext else Err.INVALID_DATAKEY_LENGTH_NO_PLAINTEXT
         nbytes = validate.bits_to_bytes(DEFAULT_BITS if datakey_length in (None, 0) else datakey_length, err)
-        if isinstance(count, bool) or not 1 <= count <= self.settings.batch_max:
-            raise KmsError(Err.INVALID_PARAMETER, f"count must be between 1 and {self.settings.batch_max}.")
+        if isinstance(count, bool) or not 1 <= count <= self._settings.batch_max:
+            raise KmsError(Err.INVALID_PARAMETER, f"count must be between 1 and {self._settings.batch_max}.")
         op = "create-datakey" if with_plaintext else "create-datakey-without-plaintext"
-        rec = self._usable_key(caller, key_id, operation=op)
+        rec = self._keys.usable(caller, key_id, operation=op)
         hdr = ct.header(ct.KIND_DATA_KEY, rec.key_id, rec.current_version)
         aad = ct.aad(hdr, ct.context_aad(encryption_context, additional_authenticated_data))
-        made = await self.hsm.generate_sealed(key_label(rec.key_id, rec.current_version), count, nbytes, aad)
-        metrics.DATA_KEYS.labels("create").inc(count)
+        made = await self._hsm.generate_sealed(key_label(rec.key_id, rec.current_version), count, nbytes, aad)
+        self._metrics.data_keys("create", count)
         return [
-            DataKey(key_id=rec.key_id, cipher_text=hdr + iv + sealed, plain_text=dek if with_plaintext else None)
-            for dek, (iv, sealed) in made
+            DataKey(key_id=rec.key_id, cipher_text=hdr + iv + body, plain_text=dek if with_plaintext else None)
+            for dek, (iv, body) in made
         ]
 
     async def encrypt_data_key(self, caller: Caller, item: EncryptDataKeyItem, sequence: str | None = None) -> DataKey:
         validate.sequence(sequence)
-        result = (await self.encrypt_data_keys(caller, [item]))[0]
-        if result.error is not None:
-            raise result.error  # type: ignore[misc]
-        return result.value  # type: ignore[return-value]
+        [result] = await self.encrypt_data_keys(caller, [item])
+        return result.value_or_raise()
 
-    async def encrypt_data_keys(self, caller: Caller, items: list[EncryptDataKeyItem]) -> list[ItemResult]:
+    async def encrypt_data_keys(self, caller: Caller, items: list[EncryptDataKeyItem]) -> list[ItemResult[DataKey]]:
         self._check_batch_size(len(items))
-        results = [ItemResult() for _ in items]
+        results: list[ItemResult[DataKey]] = [ItemResult() for _ in items]
         groups: dict[str, list[tuple[int, bytes, bytes, bytes]]] = {}  # label -> (index, dek, hdr, aad)
-        usable = self._batch_keys(caller, "encrypt-datakey")
+        usable = self._keys.batch_checker(caller, "encrypt-datakey")
         for i, item in enumerate(items):
             try:
                 dek = _check_plain_text(item.plain_text, item.datakey_plain_length)
@@ -115,27 +120,27 @@ class DataKeyOps(CoreBase):
             except KmsError as exc:
                 results[i].error = exc
         for label, members in groups.items():
-            sealed = await self.hsm.seal_many(label, [(dek, aad) for _, dek, _, aad in members])
+            sealed = await self._hsm.seal_many(label, [SealItem(dek, aad) for _, dek, _, aad in members])
             for (i, dek, hdr, _), (iv, body) in zip(members, sealed, strict=True):
                 results[i].value = DataKey(key_id=items[i].key_id, cipher_text=hdr + iv + body)
                 results[i].extra["datakey_length"] = len(dek)
-        metrics.DATA_KEYS.labels("encrypt").inc(len(items))
+        self._metrics.data_keys("encrypt", len(items))
         return results
 
     async def decrypt_data_key(
         self, caller: Caller, item: DecryptDataKeyItem, sequence: str | None = None
     ) -> DecryptedDataKey:
         validate.sequence(sequence)
-        result = (await self.decrypt_data_keys(caller, [item]))[0]
-        if result.error is not None:
-            raise result.error  # type: ignore[misc]
-        return result.value  # type: ignore[return-value]
+        [result] = await self.decrypt_data_keys(caller, [item])
+        return result.value_or_raise()
 
-    async def decrypt_data_keys(self, caller: Caller, items: list[DecryptDataKeyItem]) -> list[ItemResult]:
+    async def decrypt_data_keys(
+        self, caller: Caller, items: list[DecryptDataKeyItem]
+    ) -> list[ItemResult[DecryptedDataKey]]:
         self._check_batch_size(len(items))
-        results = [ItemResult() for _ in items]
-        pending: list[tuple[int, str, bytes, bytes, bytes]] = []  # index, label, iv, body, aad
-        usable = self._batch_keys(caller, "decrypt-datakey")
+        results: list[ItemResult[DecryptedDataKey]] = [ItemResult() for _ in items]
+        pending: list[tuple[int, OpenItem]] = []
+        usable = self._keys.batch_checker(caller, "decrypt-datakey")
         for i, item in enumerate(items):
             try:
                 expected = item.datakey_cipher_length
@@ -145,16 +150,16 @@ class DataKeyOps(CoreBase):
                 blob = ct.parse(item.cipher_text, ct.KIND_DATA_KEY, Err.INVALID_CIPHER_TEXT)
                 if blob.key_id == rec.key_id and blob.version > rec.current_version:
                     # rotated by another worker since our cached read?
-                    rec = self._usable_key(caller, item.key_id, operation="decrypt-datakey", cached=False)
+                    rec = self._keys.usable(caller, item.key_id, operation="decrypt-datakey", cached=False)
                 if blob.key_id != rec.key_id or blob.version > rec.current_version:
                     raise KmsError(Err.INVALID_CIPHER_TEXT, "The ciphertext was not made with this key.")
                 aad = ct.aad(blob.header, ct.context_aad(item.encryption_context, item.additional_authenticated_data))
-                pending.append((i, key_label(rec.key_id, blob.version), blob.iv, blob.sealed, aad))
+                pending.append((i, OpenItem(key_label(rec.key_id, blob.version), blob.iv, blob.sealed, aad)))
             except KmsError as exc:
                 results[i].error = exc
         if pending:
-            opened = await self.hsm.open_many([(label, iv, body, aad) for _, label, iv, body, aad in pending])
-            for (i, *_), dek in zip(pending, opened, strict=True):
+            opened = await self._hsm.open_many([open_item for _, open_item in pending])
+            for (i, _), dek in zip(pending, opened, strict=True):
                 if dek is None:
                     results[i].error = KmsError(
                         Err.INVALID_CIPHER_TEXT, "The ciphertext or its encryption context does not verify."
@@ -165,32 +170,13 @@ class DataKeyOps(CoreBase):
                     results[i].value = DecryptedDataKey(
                         data_key=dek, datakey_length=len(dek), datakey_digest=hashlib.sha256(dek).digest()
                     )
-        metrics.DATA_KEYS.labels("decrypt").inc(len(items))
+        self._metrics.data_keys("decrypt", len(items))
         return results
-
-    def _batch_keys(self, caller: Caller, operation: str) -> Callable[[str], KeyRecord]:
-        """The access check of one batch, made once per distinct key id (not once per item):
-        the same rule for every item, one store read per key instead of one per item."""
-        seen: dict[str, KeyRecord | KmsError] = {}
-
-        def usable(key_id: str) -> KeyRecord:
-            hit = seen.get(key_id)
-            if hit is None:
-                try:
-                    hit = self._usable_key(caller, key_id, operation=operation)
-                except KmsError as exc:
-                    hit = exc
-                seen[key_id] = hit
-            if isinstance(hit, KmsError):
-                raise KmsError(hit.err, hit.detail)
-            return hit
-
-        return usable
 
     def _check_batch_size(self, n: int) -> None:
         """A whole batch is refused only for its size; everything else is per item."""
-        if n > self.settings.batch_max:
-            raise KmsError(Err.INVALID_PARAMETER, f"A batch holds at most {self.settings.batch_max} items.")
+        if n > self._settings.batch_max:
+            raise KmsError(Err.INVALID_PARAMETER, f"A batch holds at most {self._settings.batch_max} items.")
 
 
 def _check_plain_text(plain_text: bytes, length: int | None) -> bytes:

@@ -1,7 +1,7 @@
 """Grants: let another principal use one key for a listed set of operations.
 
 A grant names a grantee principal (a user id, or a domain id for every user of that domain)
-and operations from ``GRANTABLE_OPERATIONS``. Enforcement lives in ``CoreBase._owned_key``:
+and operations from ``GRANTABLE_OPERATIONS``. Enforcement lives in ``KeyAccess.owned`` (keyaccess.py):
 the owner project passes, anyone else passes only for an operation a live grant lists. Nothing
 is cached, so a revoked or retired grant stops working on the very next request.
 
@@ -20,9 +20,12 @@ import secrets
 from collections.abc import Sequence
 
 from gateway.core import validate
-from gateway.core.base import GRANTABLE_OPERATIONS, CoreBase
+from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
+from gateway.core.keyaccess import GRANTABLE_OPERATIONS, KeyAccess
 from gateway.core.model import Caller, Grant, GrantPage, KeyState
+from gateway.core.ports.store import MetadataStore
+from gateway.core.settings import Settings
 
 PRINCIPAL_RE = re.compile(r"^[a-zA-Z0-9]{1,64}$")
 GRANT_NAME_RE = re.compile(r"^[a-zA-Z0-9:/_-]{1,255}$")
@@ -30,7 +33,13 @@ GRANT_ID_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 PRINCIPAL_TYPES = ("user", "domain")
 
 
-class GrantOps(CoreBase):
+class GrantOps:
+    def __init__(self, store: MetadataStore, keys: KeyAccess, clock: Clock, settings: Settings) -> None:
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+        self._settings = settings
+
     def create_grant(
         self,
         caller: Caller,
@@ -55,11 +64,11 @@ class GrantOps(CoreBase):
         if name and not GRANT_NAME_RE.fullmatch(name):
             raise KmsError(Err.INVALID_PARAMETER, "name must match ^[a-zA-Z0-9:/_-]{1,255}$.")
         ops = _operations(operations)
-        rec = self._owned_key(caller, key_id, "create-grant")
+        rec = self._keys.owned(caller, key_id, "create-grant")
         if rec.key_state == KeyState.PENDING_DELETION:
             raise KmsError(Err.KEY_PENDING_DELETION)
         if rec.project_id != caller.project_id:
-            held = self.store.granted_operations(rec.key_id, caller.user_id, caller.domain_id) or set()
+            held = self._store.granted_operations(rec.key_id, caller.user_id, caller.domain_id) or set()
             if not set(ops) <= held:
                 raise KmsError(Err.KEY_ACCESS_DENIED, "A grantee may only grant operations it holds itself.")
         grant = Grant(
@@ -72,10 +81,10 @@ class GrantOps(CoreBase):
             retiring_principal=retiring_principal,
             operations=ops,
             issuing_principal=caller.user_id,
-            creation_date=self.now_ms(),
+            creation_date=ms(self._clock.now()),
         )
-        if not self.store.insert_grant(grant, self.settings.grant_per_cmk_quota):
-            raise KmsError(Err.GRANT_QUOTA_PER_KEY, f"The key already has {self.settings.grant_per_cmk_quota} grants.")
+        if not self._store.insert_grant(grant, self._settings.grant_per_cmk_quota):
+            raise KmsError(Err.GRANT_QUOTA_PER_KEY, f"The key already has {self._settings.grant_per_cmk_quota} grants.")
         return grant
 
     def list_grants(
@@ -90,8 +99,8 @@ class GrantOps(CoreBase):
         validate.sequence(sequence)
         validate.key_id(key_id)
         offset, limit = self._page(limit, marker)
-        rec = self._owned_key(caller, key_id, "list-grants")
-        grants, total = self.store.list_grants(rec.key_id, offset, limit)
+        rec = self._keys.owned(caller, key_id, "list-grants")
+        grants, total = self._store.list_grants(rec.key_id, offset, limit)
         return _page(grants, total, offset)
 
     def list_retirable_grants(
@@ -99,20 +108,20 @@ class GrantOps(CoreBase):
     ) -> GrantPage:
         validate.sequence(sequence)
         offset, limit = self._page(limit, marker)
-        grants, total = self.store.list_retirable_grants([caller.user_id, caller.domain_id], offset, limit)
+        grants, total = self._store.list_retirable_grants([caller.user_id, caller.domain_id], offset, limit)
         return _page(grants, total, offset)
 
     def revoke_grant(self, caller: Caller, key_id: str, grant_id: str, sequence: str | None = None) -> Grant:
         validate.sequence(sequence)
         validate.key_id(key_id)
         _grant_id(grant_id)
-        rec = self._owned_key(caller, key_id, "revoke-grant")
-        grant = self.store.get_grant(grant_id.lower())
+        rec = self._keys.owned(caller, key_id, "revoke-grant")
+        grant = self._store.get_grant(grant_id.lower())
         if grant is None or grant.project_id != rec.project_id:
             raise KmsError(Err.GRANT_NOT_FOUND)
         if grant.key_id != rec.key_id:
             raise KmsError(Err.GRANT_KEY_MISMATCH)
-        if not self.store.delete_grant(grant.grant_id):
+        if not self._store.delete_grant(grant.grant_id):
             raise KmsError(Err.GRANT_NOT_FOUND)
         return grant
 
@@ -120,17 +129,17 @@ class GrantOps(CoreBase):
         validate.sequence(sequence)
         validate.key_id(key_id)
         _grant_id(grant_id)
-        grant = self.store.get_grant(grant_id.lower())
+        grant = self._store.get_grant(grant_id.lower())
         if grant is None or not _may_retire(caller, grant):
             raise KmsError(Err.GRANT_NOT_FOUND)
         if grant.key_id != key_id:
             raise KmsError(Err.GRANT_KEY_MISMATCH)
-        if not self.store.delete_grant(grant.grant_id):
+        if not self._store.delete_grant(grant.grant_id):
             raise KmsError(Err.GRANT_NOT_FOUND)
         return grant
 
     def _page(self, limit: int | None, marker: str | None) -> tuple[int, int]:
-        cap = self.settings.list_limit_max
+        cap = self._settings.list_limit_max
         if limit is None or limit == 0:
             limit = cap
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= cap:

@@ -16,11 +16,12 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from gateway.core.base import CoreBase
-from gateway.hsm.port import key_label
+from gateway.core.clock import Clock, ms
+from gateway.core.ports.hsm import RESERVED_LABEL_PREFIX, HsmPort, key_label
+from gateway.core.ports.store import MetadataStore
+from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
-RESERVED_LABEL_PREFIX = "kmsgw:"  # the gateway's own objects (sealing key, canary), never master keys
 _VERSION_LABEL = re.compile(r"^([0-9a-f-]{36}):v(\d+)$")
 SWEEP_RECONCILE_MIN_S = 30.0  # the sweep skips its reconcile this soon after another (start-up ran one)
 
@@ -36,7 +37,17 @@ class ReconcileReport:
     removed_versions: list[str] = field(default_factory=list)  # pending rotations without an object
 
 
-class Housekeeping(CoreBase):
+class Housekeeping:
+    def __init__(self, store: MetadataStore, hsm: HsmPort, clock: Clock, settings: Settings) -> None:
+        self._store = store
+        self._hsm = hsm
+        self._clock = clock
+        self._settings = settings
+        self._reconciled_at: float | None = None  # monotonic time of this process's last reconcile
+
+    def _now_ms(self) -> int:
+        return ms(self._clock.now())
+
     async def reconcile(self, *, at_start: bool = True) -> ReconcileReport:
         """Make the store and the token agree after a crash.
 
@@ -59,22 +70,22 @@ class Housekeeping(CoreBase):
         does not exist (``finish_provisioning`` / ``finish_key_version`` tell it).
         """
         report = ReconcileReport()
-        self.__dict__["_reconciled_at"] = time.monotonic()
-        labels = set(await self.hsm.secret_key_labels())
-        labels |= set(await self.hsm.private_key_labels())  # type: ignore[attr-defined]  # key pairs
-        now = self.now_ms()
-        exclusive = at_start and not self.store.shared
-        cutoff = now + 1 if exclusive else now - int(self.settings.provisioning_timeout_seconds * 1000)
-        for rec in self.store.provisioning_keys():
+        self._reconciled_at = time.monotonic()
+        labels = set(await self._hsm.secret_key_labels())
+        labels |= set(await self._hsm.private_key_labels())  # key pairs
+        now = self._now_ms()
+        exclusive = at_start and not self._store.shared
+        cutoff = now + 1 if exclusive else now - int(self._settings.provisioning_timeout_seconds * 1000)
+        for rec in self._store.provisioning_keys():
             if rec.creation_date > cutoff:
                 report.in_flight.append(rec.key_id)
             elif key_label(rec.key_id, rec.current_version) in labels:
-                self.store.finish_provisioning(rec.key_id)
+                self._store.finish_provisioning(rec.key_id)
                 report.finished.append(rec.key_id)
-            elif self.store.drop_provisioning(rec.key_id):  # only while still in flight: never an acknowledged key
+            elif self._store.drop_provisioning(rec.key_id):  # only while still in flight: never an acknowledged key
                 report.removed_rows.append(rec.key_id)
         self._settle_pending_versions(labels, cutoff, report)
-        known = self.store.all_key_ids()
+        known = self._store.all_key_ids()
         orphans = [
             lbl for lbl in labels if not lbl.startswith(RESERVED_LABEL_PREFIX) and lbl.split(":", 1)[0] not in known
         ]
@@ -95,18 +106,18 @@ class Housekeeping(CoreBase):
 
     async def sweep_reconcile(self) -> ReconcileReport | None:
         """The periodic sweep's pass: a reconcile, unless this process ran one moments ago (start-up)."""
-        last = self.__dict__.get("_reconciled_at")
+        last = self._reconciled_at
         if last is not None and time.monotonic() - last < SWEEP_RECONCILE_MIN_S:
             return None
         return await self.reconcile(at_start=False)
 
     async def _handle_orphans(self, orphans: list[str], now: int, report: ReconcileReport) -> None:
         """Report every orphan (labels are not secrets); destroy those past the grace period."""
-        first_seen = self.store.note_orphans(orphans, now)  # type: ignore[attr-defined]
+        first_seen = self._store.note_orphans(orphans, now)
         report.orphans = orphans
         if not orphans:
             return
-        grace_ms = int(self.settings.orphan_grace_seconds * 1000)
+        grace_ms = int(self._settings.orphan_grace_seconds * 1000)
         due = [lbl for lbl in orphans if first_seen.get(lbl, now) + grace_ms <= now]
         new = [lbl for lbl in orphans if first_seen.get(lbl, now) == now]
         waiting = {lbl: (first_seen[lbl] + grace_ms - now) // 1000 for lbl in orphans if lbl not in due}
@@ -122,20 +133,20 @@ class Housekeeping(CoreBase):
             },
         )
         if due:
-            await self.hsm.destroy(due)
-            self.store.forget_orphans(due)  # type: ignore[attr-defined]
+            await self._hsm.destroy(due)
+            self._store.forget_orphans(due)
             report.destroyed_orphans = due
 
     def _settle_pending_versions(self, labels: set[str], cutoff: int, report: ReconcileReport) -> None:
         """A rotation that crashed between its pending row and its last commit (see rotation.py):
         finish it when the token object exists, else drop the row; either way nothing used it.
         Rows begun after ``cutoff`` may be a live rotation on another node and are left alone."""
-        for key_id, version in self.store.stale_pending_key_versions(cutoff):  # type: ignore[attr-defined]
+        for key_id, version in self._store.stale_pending_key_versions(cutoff):
             label = key_label(key_id, version)
-            if label in labels and self.store.finish_key_version(key_id, version, self.now_ms()):
+            if label in labels and self._store.finish_key_version(key_id, version, self._now_ms()):
                 report.finished_versions.append(label)
             else:
-                self.store.drop_key_version(key_id, version)
+                self._store.drop_key_version(key_id, version)
                 report.removed_versions.append(label)
 
     def _stray_versions(self, labels: set[str], known: set[str]) -> list[str]:
@@ -149,7 +160,7 @@ class Housekeeping(CoreBase):
                 continue
             key_id, version = m.group(1), int(m.group(2))
             if key_id not in highest:
-                highest[key_id] = max(self.store.key_versions(key_id), default=1)
+                highest[key_id] = max(self._store.key_versions(key_id), default=1)
             if version > highest[key_id]:
                 stray.append(lbl)
         return stray
@@ -157,10 +168,10 @@ class Housekeeping(CoreBase):
     async def delete_due_keys(self) -> list[str]:
         """Destroy on the token, then forget, every key whose scheduled deletion date has passed."""
         deleted = []
-        for rec in self.store.keys_due_for_deletion(self.now_ms()):
-            versions = self.store.key_versions(rec.key_id) or [rec.current_version]
-            await self.hsm.destroy([key_label(rec.key_id, v) for v in versions])
-            self.store.delete_key(rec.key_id)
+        for rec in self._store.keys_due_for_deletion(self._now_ms()):
+            versions = self._store.key_versions(rec.key_id) or [rec.current_version]
+            await self._hsm.destroy([key_label(rec.key_id, v) for v in versions])
+            self._store.delete_key(rec.key_id)
             deleted.append(rec.key_id)
             log.info("key deleted", extra={"key_id": rec.key_id})
         return deleted

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.core import validate
-from gateway.core.base import CoreBase
+from gateway.core import keyspecs, validate
+from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
-from gateway.core.model import Caller, KeyPage, KeyRecord, KeyState
-from gateway.core.ports.store import DuplicateAlias
-from gateway.hsm.port import key_label
+from gateway.core.keyaccess import KeyAccess
+from gateway.core.keyspecs import KeySpecPolicy
+from gateway.core.model import Caller, KeyPage, KeyRecord, KeySpec, KeyState, Origin
+from gateway.core.ports.hsm import HsmPort, key_label
+from gateway.core.ports.store import DuplicateAlias, MetadataStore
+from gateway.core.settings import Settings
 
 DAY_MS = 86_400_000
 PENDING_DAYS = (7, 1096)
 
 
-class KeyLifecycle(CoreBase):
+class KeyLifecycle:
+    def __init__(
+        self,
+        store: MetadataStore,
+        hsm: HsmPort,
+        keys: KeyAccess,
+        specs: KeySpecPolicy,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._store = store
+        self._hsm = hsm
+        self._keys = keys
+        self._specs = specs
+        self._clock = clock
+        self._settings = settings
+
     async def create_key(
         self,
         caller: Caller,
@@ -43,14 +62,11 @@ class KeyLifecycle(CoreBase):
             validate.user_alias(key_alias)
         validate.description(key_description)
         validate.realm(realm)
-        key_spec = key_spec or "AES_256"
-        origin = origin or "kms"
-        if origin not in ("kms", "external"):
-            raise KmsError(Err.INVALID_PARAMETER, "origin must be kms or external.")
-        # Spec, usage and origin against the mechanism table and the token (asymmetric.py).
-        key_usage = await self._check_key_spec(key_spec, key_usage, origin)  # type: ignore[attr-defined]
-        if not default_key and self.store.count_keys(caller.project_id) >= self.settings.cmk_quota:
-            raise KmsError(Err.KEY_QUOTA_EXCEEDED, f"The project already has {self.settings.cmk_quota} keys.")
+        key_origin = keyspecs.parse_origin(origin or Origin.KMS)
+        spec, usage = keyspecs.parse_spec_and_usage(key_spec or KeySpec.AES_256, key_usage)
+        await self._specs.check_creatable(spec, key_origin)
+        if not default_key and self._store.count_keys(caller.project_id) >= self._settings.cmk_quota:
+            raise KmsError(Err.KEY_QUOTA_EXCEEDED, f"The project already has {self._settings.cmk_quota} keys.")
 
         rec = KeyRecord(
             key_id=str(uuid.uuid4()),
@@ -58,39 +74,41 @@ class KeyLifecycle(CoreBase):
             domain_id=caller.domain_id,
             key_alias=key_alias,
             key_description=key_description,
-            key_spec=key_spec,
-            key_usage=key_usage,
-            origin=origin,
-            key_state=KeyState.PENDING_IMPORT if origin == "external" else KeyState.ENABLED,
-            creation_date=self.now_ms(),
+            key_spec=spec,
+            key_usage=usage,
+            origin=key_origin,
+            key_state=KeyState.PENDING_IMPORT if key_origin == Origin.EXTERNAL else KeyState.ENABLED,
+            creation_date=ms(self._clock.now()),
             default_key_flag=default_key,
             realm=realm,
             provisioning=True,
         )
         try:
-            self.store.insert_key(rec)
+            self._store.insert_key(rec)
         except DuplicateAlias as exc:
             raise KmsError(Err.DUPLICATE_ALIAS) from exc
+        label = key_label(rec.key_id, rec.current_version)
         try:
-            await self._generate_master_key(rec)  # type: ignore[attr-defined]
+            if rec.origin == Origin.KMS:  # an external key's material comes later (byok.py)
+                await self._hsm.create_key(label, rec.key_id, rec.key_spec, rec.key_usage)
         except BaseException:
-            self.store.delete_key(rec.key_id)
+            self._store.delete_key(rec.key_id)
             raise
-        if not self.store.finish_provisioning(rec.key_id):  # type: ignore[attr-defined]
+        if not self._store.finish_provisioning(rec.key_id):
             # Took longer than provisioning_timeout_seconds and a reconcile dropped the row as a
             # crash's leftover: the key does not exist, so it must not be acknowledged.
-            await self.hsm.destroy([key_label(rec.key_id, rec.current_version)])
+            await self._hsm.destroy([label])
             raise KmsError(Err.HSM_IO, "Key creation timed out; retry.")
         rec.provisioning = False
         return rec
 
     def describe_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        return self._owned_key(caller, key_id, "describe-key")
+        return self._keys.owned(caller, key_id, "describe-key")
 
     def list_keys(
         self, caller: Caller, *, limit: int | None = None, marker: str | None = None, key_state: int | None = None
     ) -> KeyPage:
-        cap = self.settings.list_limit_max
+        cap = self._settings.list_limit_max
         if limit is None or limit == 0:
             limit = cap
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= cap:
@@ -102,26 +120,26 @@ class KeyLifecycle(CoreBase):
                 raise KmsError(Err.INVALID_MARKER)
             offset = int(str(marker))
         state = None
-        if key_state not in (None, 0):
+        if key_state is not None and key_state != 0:
             try:
-                state = KeyState(int(key_state))  # type: ignore[arg-type]
+                state = KeyState(int(key_state))
             except ValueError as exc:
                 raise KmsError(Err.INVALID_PARAMETER, "key_state must be 1 to 5.") from exc
-        keys, total = self.store.list_keys(caller.project_id, state, offset, limit)
+        keys, total = self._store.list_keys(caller.project_id, state, offset, limit)
         truncated = offset + len(keys) < total
         return KeyPage(
             keys=keys, total=total, next_marker=str(offset + len(keys)) if truncated else "", truncated=truncated
         )
 
     def enable_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id, "enable-key")
+        rec = self._keys.owned(caller, key_id, "enable-key")
         _not_default(rec)
         if rec.key_state != KeyState.DISABLED:
             raise KmsError(Err.KEY_NOT_DISABLED)
         return self._set_state(rec, KeyState.ENABLED)
 
     def disable_key(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id, "disable-key")
+        rec = self._keys.owned(caller, key_id, "disable-key")
         _not_default(rec)
         if rec.key_state != KeyState.ENABLED:
             raise KmsError(Err.KEY_NOT_ENABLED)
@@ -135,39 +153,39 @@ class KeyLifecycle(CoreBase):
             or not (PENDING_DAYS[0] <= pending_days <= PENDING_DAYS[1])
         ):
             raise KmsError(Err.INVALID_PENDING_DAYS)
-        rec = self._owned_key(caller, key_id, "schedule-key-deletion")
+        rec = self._keys.owned(caller, key_id, "schedule-key-deletion")
         _not_default(rec)
         if rec.key_state == KeyState.PENDING_DELETION:
             raise KmsError(Err.ALREADY_PENDING_DELETION)
-        when = self.now_ms() + pending_days * DAY_MS
+        when = ms(self._clock.now()) + pending_days * DAY_MS
         # Remember the state to return to on cancel: disabled stays disabled.
-        self.store.update_key(rec.key_id, key_state=KeyState.PENDING_DELETION, scheduled_deletion_date=when)
+        self._store.update_key(rec.key_id, key_state=KeyState.PENDING_DELETION, scheduled_deletion_date=when)
         rec.key_state, rec.scheduled_deletion_date = KeyState.PENDING_DELETION, when
         return rec
 
     def cancel_key_deletion(self, caller: Caller, key_id: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id, "cancel-key-deletion")
+        rec = self._keys.owned(caller, key_id, "cancel-key-deletion")
         if rec.key_state != KeyState.PENDING_DELETION:
             raise KmsError(Err.NOT_PENDING_DELETION)
         # The API reference: a cancelled key comes back disabled, so nobody uses it by surprise; an imported
         # key without its material comes back pending import (byok.py).
         state = KeyState.DISABLED
-        if rec.origin == "external":
-            material = self.store.get_key_material(rec.key_id)  # type: ignore[attr-defined]
+        if rec.origin == Origin.EXTERNAL:
+            material = self._store.get_key_material(rec.key_id)
             if material is None or not material.present:
                 state = KeyState.PENDING_IMPORT
-        self.store.update_key(rec.key_id, key_state=state, scheduled_deletion_date=None)
+        self._store.update_key(rec.key_id, key_state=state, scheduled_deletion_date=None)
         rec.key_state, rec.scheduled_deletion_date = state, None
         return rec
 
     def update_key_alias(self, caller: Caller, key_id: str, key_alias: str) -> KeyRecord:
         validate.key_id(key_id)
         validate.user_alias(key_alias)
-        rec = self._owned_key(caller, key_id, "update-key-alias")
+        rec = self._keys.owned(caller, key_id, "update-key-alias")
         _not_default(rec)
         _not_pending_deletion(rec)
         try:
-            self.store.update_key(rec.key_id, key_alias=key_alias)
+            self._store.update_key(rec.key_id, key_alias=key_alias)
         except DuplicateAlias as exc:
             raise KmsError(Err.DUPLICATE_ALIAS) from exc
         rec.key_alias = key_alias
@@ -176,15 +194,15 @@ class KeyLifecycle(CoreBase):
     def update_key_description(self, caller: Caller, key_id: str, key_description: str) -> KeyRecord:
         validate.key_id(key_id)
         validate.description(key_description)
-        rec = self._owned_key(caller, key_id, "update-key-description")
+        rec = self._keys.owned(caller, key_id, "update-key-description")
         _not_default(rec)
         _not_pending_deletion(rec)
-        self.store.update_key(rec.key_id, key_description=key_description)
+        self._store.update_key(rec.key_id, key_description=key_description)
         rec.key_description = key_description
         return rec
 
     def _set_state(self, rec: KeyRecord, state: KeyState) -> KeyRecord:
-        self.store.update_key(rec.key_id, key_state=state)
+        self._store.update_key(rec.key_id, key_state=state)
         rec.key_state = state
         return rec
 

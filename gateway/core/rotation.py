@@ -21,10 +21,13 @@ import logging
 import weakref
 
 from gateway.core import validate
-from gateway.core.base import CoreBase, require_usable
+from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
-from gateway.core.model import Caller, KeyRecord, KeyState, RotationStatus
-from gateway.hsm.port import key_label
+from gateway.core.keyaccess import KeyAccess, require_usable
+from gateway.core.keyspecs import rotatable
+from gateway.core.model import Caller, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, RotationStatus
+from gateway.core.ports.hsm import HsmPort, key_label
+from gateway.core.ports.store import MetadataStore
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +36,36 @@ ROTATION_INTERVAL_DAYS = (30, 365)
 DEFAULT_ROTATION_INTERVAL = 365
 
 
-class RotationOps(CoreBase):
+class RotationOps:
+    def __init__(self, store: MetadataStore, hsm: HsmPort, keys: KeyAccess, clock: Clock) -> None:
+        self._store = store
+        self._hsm = hsm
+        self._keys = keys
+        self._clock = clock
+        # One rotation of a key at a time in this process; a lock lives while some rotation holds it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _now_ms(self) -> int:
+        return ms(self._clock.now())
+
     def enable_key_rotation(self, caller: Caller, key_id: str, sequence: str | None = None) -> RotationStatus:
         validate.sequence(sequence)
         rec = self._rotatable_key(caller, key_id, "enable-key-rotation")
         require_usable(rec)
-        row = self.store.get_rotation(rec.key_id)
+        row = self._store.get_rotation(rec.key_id)
         if row is not None and row.enabled:
             raise KmsError(Err.ROTATION_NOT_DISABLED, "Key rotation is already enabled.")
         interval = row.interval_days if row is not None else DEFAULT_ROTATION_INTERVAL
-        self.store.put_rotation(rec.key_id, enabled=True, interval_days=interval, base_at=self.now_ms())
+        self._store.put_rotation(rec.key_id, enabled=True, interval_days=interval, base_at=self._now_ms())
         return self._status(rec)
 
     def disable_key_rotation(self, caller: Caller, key_id: str, sequence: str | None = None) -> RotationStatus:
         validate.sequence(sequence)
         rec = self._rotatable_key(caller, key_id, "disable-key-rotation")
-        row = self.store.get_rotation(rec.key_id)
+        row = self._store.get_rotation(rec.key_id)
         if row is None or not row.enabled:
             raise KmsError(Err.ROTATION_NOT_ENABLED)
-        self.store.put_rotation(rec.key_id, enabled=False, interval_days=row.interval_days, base_at=row.base_at)
+        self._store.put_rotation(rec.key_id, enabled=False, interval_days=row.interval_days, base_at=row.base_at)
         return self._status(rec)
 
     def update_key_rotation_interval(
@@ -68,22 +82,22 @@ class RotationOps(CoreBase):
         ):
             raise KmsError(Err.INVALID_ROTATION_INTERVAL)
         rec = self._rotatable_key(caller, key_id, "update-key-rotation-interval")
-        row = self.store.get_rotation(rec.key_id)
+        row = self._store.get_rotation(rec.key_id)
         enabled = bool(row and row.enabled)
-        base_at = row.base_at if row is not None else self.now_ms()
-        self.store.put_rotation(rec.key_id, enabled=enabled, interval_days=rotation_interval, base_at=base_at)
+        base_at = row.base_at if row is not None else self._now_ms()
+        self._store.put_rotation(rec.key_id, enabled=enabled, interval_days=rotation_interval, base_at=base_at)
         return self._status(rec)
 
     def get_key_rotation_status(self, caller: Caller, key_id: str, sequence: str | None = None) -> RotationStatus:
         validate.sequence(sequence)
-        return self._status(self._owned_key(caller, key_id, "get-key-rotation-status"))
+        return self._status(self._keys.owned(caller, key_id, "get-key-rotation-status"))
 
     async def rotate_on_demand(self, caller: Caller, key_id: str, sequence: str | None = None) -> RotationStatus:
         validate.sequence(sequence)
         rec = self._rotatable_key(caller, key_id, "rotate-on-demand")
         require_usable(rec)
         await self._rotate(rec)
-        return self._status(self._owned_key(caller, key_id, "rotate-on-demand"))
+        return self._status(self._keys.owned(caller, key_id, "rotate-on-demand"))
 
     async def rotate_due_keys(self) -> list[str]:
         """Rotate every enabled key whose interval has passed (the background loop calls this).
@@ -92,8 +106,8 @@ class RotationOps(CoreBase):
         enabled again. One key's failure is logged and does not stop the others.
         """
         rotated = []
-        for rec in self.store.keys_due_for_rotation(self.now_ms(), DAY_MS):
-            if not _rotatable(rec):
+        for rec in self._store.keys_due_for_rotation(self._now_ms(), DAY_MS):
+            if not rotatable(rec):
                 continue
             try:
                 version = await self._rotate(rec, only_from=rec.current_version)
@@ -110,14 +124,14 @@ class RotationOps(CoreBase):
 
     def rotation_enabled_keys(self, keys: list[KeyRecord]) -> set[str]:
         """Which of these (already authorized) keys rotate automatically: one query for a page."""
-        return self.store.rotation_enabled_among([k.key_id for k in keys])
+        return self._store.rotation_enabled_among([k.key_id for k in keys])
 
     # -- internals --------------------------------------------------------------------
     def _rotatable_key(self, caller: Caller, key_id: str, operation: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id, operation)
-        if rec.origin != "kms":
+        rec = self._keys.owned(caller, key_id, operation)
+        if rec.origin != Origin.KMS:
             raise KmsError(Err.ROTATION_EXTERNAL_KEY)
-        if not _rotatable(rec):
+        if not rotatable(rec):
             raise KmsError(Err.KEY_USAGE_MISMATCH, f"Keys of spec {rec.key_spec} cannot be rotated.")
         if rec.key_state == KeyState.PENDING_DELETION:
             raise KmsError(Err.KEY_PENDING_DELETION)
@@ -129,41 +143,38 @@ class RotationOps(CoreBase):
         ``only_from``: rotate only if the key is still at that version (the scheduler's guard
         against rotating twice when an on-demand rotation got there first); None when skipped.
         """
-        locks: weakref.WeakValueDictionary[str, asyncio.Lock] = self.__dict__.setdefault(
-            "_rotation_locks", weakref.WeakValueDictionary()
-        )
-        lock = locks.get(rec.key_id)
+        lock = self._locks.get(rec.key_id)
         if lock is None:
-            lock = locks[rec.key_id] = asyncio.Lock()
+            lock = self._locks[rec.key_id] = asyncio.Lock()
         async with lock:  # one rotation of a key at a time in this process
-            fresh = self.store.get_key_by_id(rec.key_id)
+            fresh = self._store.get_key_by_id(rec.key_id)
             if fresh is None or fresh.provisioning:
                 raise KmsError(Err.KEY_NOT_FOUND)
             if only_from is not None and fresh.current_version != only_from:
                 return None
             version = fresh.current_version + 1
             label = key_label(rec.key_id, version)
-            if not self.store.begin_key_version(rec.key_id, version, self.now_ms()):
+            if not self._store.begin_key_version(rec.key_id, version, self._now_ms()):
                 raise KmsError(Err.ROTATION_IN_PROGRESS)  # another process holds this version
             try:
-                await self.hsm.destroy([label])  # a leftover of an attempt the store never recorded
-                await self.hsm.create_aes_key(label, rec.key_id)
+                await self._hsm.destroy([label])  # a leftover of an attempt the store never recorded
+                await self._hsm.create_key(label, rec.key_id, KeySpec.AES_256, KeyUsage.ENCRYPT_DECRYPT)
             except BaseException:
-                self.store.drop_key_version(rec.key_id, version)
+                self._store.drop_key_version(rec.key_id, version)
                 raise
-            if not self.store.finish_key_version(rec.key_id, version, self.now_ms()):
+            if not self._store.finish_key_version(rec.key_id, version, self._now_ms()):
                 # A reconcile in another process got to our pending row first. If it finished the
                 # version, the object is in use; if it dropped the row, nothing refers to the object
                 # and it must not outlive this call.
-                now = self.store.get_key_by_id(rec.key_id)
+                now = self._store.get_key_by_id(rec.key_id)
                 if now is not None and now.current_version >= version:
                     return version
-                await self.hsm.destroy([label])
+                await self._hsm.destroy([label])
                 raise KmsError(Err.ROTATION_IN_PROGRESS)
             return version
 
     def _status(self, rec: KeyRecord) -> RotationStatus:
-        row = self.store.get_rotation(rec.key_id)
+        row = self._store.get_rotation(rec.key_id)
         return RotationStatus(
             key_id=rec.key_id,
             key_rotation_enabled=bool(row and row.enabled),
@@ -172,7 +183,3 @@ class RotationOps(CoreBase):
             number_of_rotations=row.rotations if row is not None else 0,
             current_version=rec.current_version,
         )
-
-
-def _rotatable(rec: KeyRecord) -> bool:
-    return rec.origin == "kms" and rec.key_spec == "AES_256" and rec.key_usage == "ENCRYPT_DECRYPT"

@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.core import validate
-from gateway.core.base import CoreBase
 from gateway.core.errors import Err, KmsError
+from gateway.core.keyaccess import KeyAccess
 from gateway.core.model import Caller, KeyRecord, KeyState, ResourcePage, TaggedKey
+from gateway.core.ports.store import MetadataStore
 
 MAX_TAGS_PER_KEY = 10
 TAG_KEY_MAX = 36
@@ -32,7 +33,11 @@ FILTER_DEFAULT_LIMIT = 10
 _FORBIDDEN = frozenset("*<>\\=")
 
 
-class TagOps(CoreBase):
+class TagOps:
+    def __init__(self, store: MetadataStore, keys: KeyAccess) -> None:
+        self._store = store
+        self._keys = keys
+
     def create_key_tag(
         self, caller: Caller, key_id: str, tag: Mapping[str, Any] | None, sequence: str | None = None
     ) -> None:
@@ -43,7 +48,7 @@ class TagOps(CoreBase):
             raise KmsError(Err.INVALID_TAG_LIST, "tag must be an object with key and value.")
         tag_key, value = _tag_key(tag.get("key")), _tag_value(tag.get("value", ""))
         rec = self._taggable_key(caller, key_id, "create-key-tag")
-        if not self.store.change_tags(rec.key_id, rec.project_id, {tag_key: value}, {}, MAX_TAGS_PER_KEY):
+        if not self._store.change_tags(rec.key_id, rec.project_id, {tag_key: value}, {}, MAX_TAGS_PER_KEY):
             raise KmsError(Err.TOO_MANY_TAGS, f"A key holds at most {MAX_TAGS_PER_KEY} tags.")
 
     def batch_key_tags(
@@ -72,23 +77,23 @@ class TagOps(CoreBase):
                 raw = item.get("value")
                 delete[tag_key] = None if raw is None else (_tag_value(raw) or None)  # "" or absent: any value
         rec = self._taggable_key(caller, key_id, f"batch-{action}-key-tags")
-        if not self.store.change_tags(rec.key_id, rec.project_id, upsert, delete, MAX_TAGS_PER_KEY):
+        if not self._store.change_tags(rec.key_id, rec.project_id, upsert, delete, MAX_TAGS_PER_KEY):
             raise KmsError(Err.TOO_MANY_TAGS, f"A key holds at most {MAX_TAGS_PER_KEY} tags.")
 
     def delete_key_tag(self, caller: Caller, key_id: str, tag_key: str, sequence: str | None = None) -> None:
         validate.sequence(sequence)
         tag_key = _tag_key(tag_key)
         rec = self._taggable_key(caller, key_id, "delete-key-tag")
-        self.store.change_tags(rec.key_id, rec.project_id, {}, {tag_key: None}, MAX_TAGS_PER_KEY)
+        self._store.change_tags(rec.key_id, rec.project_id, {}, {tag_key: None}, MAX_TAGS_PER_KEY)
 
     def list_key_tags(self, caller: Caller, key_id: str) -> dict[str, str]:
         """The key's tags, tag key -> value, sorted by tag key."""
-        rec = self._owned_key(caller, key_id, "list-key-tags")
-        return self.store.key_tags(rec.key_id)
+        rec = self._keys.owned(caller, key_id, "list-key-tags")
+        return self._store.key_tags(rec.key_id)
 
     def list_project_tags(self, caller: Caller) -> dict[str, list[str]]:
         """Every tag key used in the project, with the distinct values it has, sorted."""
-        return self.store.project_tags(caller.project_id)
+        return self._store.project_tags(caller.project_id)
 
     def list_resource_instances(
         self,
@@ -109,18 +114,18 @@ class TagOps(CoreBase):
         wanted = _tag_filter(tags)
         name = _matches(matches)
         if action == "count":
-            _, total = self.store.keys_by_tags(caller.project_id, wanted, name, 0, None)
+            _, total = self._store.keys_by_tags(caller.project_id, wanted, name, 0, None)
             return ResourcePage(resources=[], total_count=total)
         page_limit = _number(limit, FILTER_DEFAULT_LIMIT, Err.INVALID_LIMIT, "limit")
         if not FILTER_LIMIT[0] <= page_limit <= FILTER_LIMIT[1]:
             raise KmsError(Err.INVALID_LIMIT, "limit must be between 1 and 1000.")
         start = _number(offset, 0, Err.INVALID_OFFSET, "offset")
-        keys, total = self.store.keys_by_tags(caller.project_id, wanted, name, start, page_limit)
-        tag_map = self.store.tags_of_keys([k.key_id for k in keys])
+        keys, total = self._store.keys_by_tags(caller.project_id, wanted, name, start, page_limit)
+        tag_map = self._store.tags_of_keys([k.key_id for k in keys])
         return ResourcePage(resources=[TaggedKey(k, tag_map[k.key_id]) for k in keys], total_count=total)
 
     def _taggable_key(self, caller: Caller, key_id: str, operation: str) -> KeyRecord:
-        rec = self._owned_key(caller, key_id, operation)
+        rec = self._keys.owned(caller, key_id, operation)
         if rec.default_key_flag:
             raise KmsError(Err.DEFAULT_KEY_IMMUTABLE)
         if rec.key_state == KeyState.PENDING_DELETION:

@@ -36,14 +36,6 @@ def rsa_spki(modulus: bytes, exponent: bytes) -> bytes:
     return PublicKeyInfo({"algorithm": {"algorithm": "rsa", "parameters": Null()}, "public_key": pub}).dump()
 
 
-def pem(der: bytes, label: str = "PUBLIC KEY") -> str:
-    import base64
-
-    body = base64.b64encode(der).decode()
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
-
-
 def ecdsa_raw_to_der(raw: bytes) -> bytes:
     half = len(raw) // 2
     return DSASignature({"r": int.from_bytes(raw[:half], "big"), "s": int.from_bytes(raw[half:], "big")}).dump()

@@ -26,20 +26,27 @@ from typing import Any, TypeVar
 import pkcs11
 
 from gateway.core.errors import Err, KmsError
-from gateway.hsm.token import SESSION_FAULTS, TokenSession
-from gateway.telemetry import metrics
+from gateway.core.ports.hsm import MaterialRejected
+from gateway.core.ports.metrics import HsmMetrics
+from gateway.hsm.faults import SESSION_FAULTS
+from gateway.hsm.token import TokenSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[TokenSession], Any]
 _STOP = object()
+# Exceptions a job raises as its answer (the caller's to handle), never a token fault.
+ANSWERS: tuple[type[Exception], ...] = (KmsError, MaterialRejected)
 BACKOFF_MIN_S = 0.2  # first wait before a down token is tried again
 BACKOFF_MAX_S = 2.0
 
 
 class HsmExecutor:
-    def __init__(self, token: TokenSession, *, max_batch: int = 256, window_s: float = 0.0) -> None:
+    def __init__(
+        self, token: TokenSession, metrics: HsmMetrics, *, max_batch: int = 256, window_s: float = 0.0
+    ) -> None:
         self._token = token
+        self._metrics = metrics
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
         self._window_s = window_s
@@ -67,14 +74,14 @@ class HsmExecutor:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self._queue.put((job, fut, loop, op))
-        metrics.HSM_QUEUE_DEPTH.inc()
+        self._metrics.hsm_queued(1)
         return await fut
 
     def run_sync(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
         """For the CLI and start-up code that has no event loop running."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._queue.put((job, fut, None, op))
-        metrics.HSM_QUEUE_DEPTH.inc()
+        self._metrics.hsm_queued(1)
         return fut.result()
 
     async def probe(self) -> bool:
@@ -120,8 +127,8 @@ class HsmExecutor:
             self._token.close()
 
     def _execute(self, batch: list[tuple[Job, Any, asyncio.AbstractEventLoop | None, str]]) -> None:
-        metrics.HSM_QUEUE_DEPTH.dec(len(batch))
-        metrics.HSM_BATCH_SIZE.observe(len(batch))
+        self._metrics.hsm_queued(-len(batch))
+        self._metrics.hsm_batch(len(batch))
         done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, fut, loop, op in batch:
             ok, value = self._call(job, op)
@@ -149,14 +156,14 @@ class HsmExecutor:
             self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
         self.healthy = False
         self._down_until = time.monotonic() + self._backoff
-        metrics.HSM_SESSIONS.set(0)
+        self._metrics.hsm_sessions(0)
         return False, KmsError(Err.HSM_IO)
 
     def _came_back(self) -> None:
         if not self.healthy:
             log.warning("hsm available again")
             self.healthy = True
-            metrics.HSM_SESSIONS.set(1)
+            self._metrics.hsm_sessions(1)
 
     def _call(self, job: Job, op: str) -> tuple[bool, Any]:
         if self._is_down():
@@ -166,12 +173,12 @@ class HsmExecutor:
             value = job(self._token)
             self._came_back()
             return True, value
-        except KmsError as exc:
+        except ANSWERS as exc:
             return False, exc
         except SESSION_FAULTS as exc:
             # Heal, then retry once: only this item pays for the fault.
             log.warning("hsm fault; healing session", extra={"op": op, "error": type(exc).__name__})
-            metrics.HSM_HEALS.inc()
+            self._metrics.hsm_heal()
             try:
                 self._token.heal()
             except Exception as exc2:  # the token still does not answer
@@ -180,7 +187,7 @@ class HsmExecutor:
                 value = job(self._token)
                 self._came_back()
                 return True, value
-            except KmsError as exc2:
+            except ANSWERS as exc2:
                 return False, exc2
             except Exception as exc2:
                 if isinstance(exc2, SESSION_FAULTS):
@@ -194,7 +201,7 @@ class HsmExecutor:
             log.exception("hsm job failed", extra={"op": op})
             return False, KmsError(Err.INTERNAL)
         finally:
-            metrics.HSM_OP_SECONDS.labels(op).observe(time.perf_counter() - start)
+            self._metrics.hsm_job_seconds(op, time.perf_counter() - start)
 
 
 def _deliver(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

@@ -16,25 +16,33 @@ SM2/SM3/SM4 (SoftHSM2 2.6, docs/architecture.md), so SM2 and SM4 have no built-i
     sign     = 0x80000005   # CKM_ SM2 signature over a 32-byte SM3 digest (raw r||s out)
     curve    = "1.2.156.10197.1.301"  # CKA_EC_PARAMS named curve (default: the SM2 curve)
 
-See docs/asymmetric.md. Nothing here talks to the token: this module only builds the table.
+See docs/asymmetric.md. Nothing here talks to the token: this module builds the table and maps the
+core's signing schemes and OAEP hashes to mechanisms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import Any, TypeVar
 
-from pkcs11 import KeyType, Mechanism
+from pkcs11 import MGF, KeyType, Mechanism
+
+from gateway.core.model import KeySpec
+from gateway.core.ports.hsm import SignatureScheme, SignScheme
+from gateway.hsm import asymutil
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
 _FIELDS = ("key_type", "keygen", "sign", "cipher", "bits", "curve")
+_E = TypeVar("_E", bound=IntEnum)
 
 
 @dataclass(frozen=True)
 class SpecMechanisms:
     """How one key spec is made and used on the token."""
 
-    key_spec: str
+    key_spec: KeySpec
     family: str  # aes | rsa | ec | sm4 | sm2
     key_type: int  # CKK_*
     keygen: int  # CKM_* for C_GenerateKey / C_GenerateKeyPair
@@ -46,6 +54,11 @@ class SpecMechanisms:
     @property
     def asymmetric(self) -> bool:
         return self.family in ("rsa", "ec", "sm2")
+
+    @property
+    def gcm_data_path(self) -> bool:
+        """Keys of this spec seal with AES-GCM, the only cipher of the data path."""
+        return self.family == "aes" or self.cipher == int(Mechanism.AES_GCM)
 
     def required(self) -> set[int]:
         """Mechanisms the token must list for this spec to be offered."""
@@ -60,75 +73,126 @@ class SpecMechanisms:
 
 
 _CKK_AES, _CKK_RSA, _CKK_EC = int(KeyType.AES), int(KeyType.RSA), int(KeyType.EC)
-BUILTIN: dict[str, SpecMechanisms] = {
-    "AES_256": SpecMechanisms("AES_256", "aes", _CKK_AES, int(Mechanism.AES_KEY_GEN), bits=256),
-    "RSA_2048": SpecMechanisms("RSA_2048", "rsa", _CKK_RSA, int(Mechanism.RSA_PKCS_KEY_PAIR_GEN), bits=2048),
-    "RSA_3072": SpecMechanisms("RSA_3072", "rsa", _CKK_RSA, int(Mechanism.RSA_PKCS_KEY_PAIR_GEN), bits=3072),
-    "RSA_4096": SpecMechanisms("RSA_4096", "rsa", _CKK_RSA, int(Mechanism.RSA_PKCS_KEY_PAIR_GEN), bits=4096),
-    "EC_P256": SpecMechanisms("EC_P256", "ec", _CKK_EC, int(Mechanism.EC_KEY_PAIR_GEN), curve="secp256r1"),
-    "EC_P384": SpecMechanisms("EC_P384", "ec", _CKK_EC, int(Mechanism.EC_KEY_PAIR_GEN), curve="secp384r1"),
+_RSA_GEN, _EC_GEN = int(Mechanism.RSA_PKCS_KEY_PAIR_GEN), int(Mechanism.EC_KEY_PAIR_GEN)
+BUILTIN: dict[KeySpec, SpecMechanisms] = {
+    KeySpec.AES_256: SpecMechanisms(KeySpec.AES_256, "aes", _CKK_AES, int(Mechanism.AES_KEY_GEN), bits=256),
+    KeySpec.RSA_2048: SpecMechanisms(KeySpec.RSA_2048, "rsa", _CKK_RSA, _RSA_GEN, bits=2048),
+    KeySpec.RSA_3072: SpecMechanisms(KeySpec.RSA_3072, "rsa", _CKK_RSA, _RSA_GEN, bits=3072),
+    KeySpec.RSA_4096: SpecMechanisms(KeySpec.RSA_4096, "rsa", _CKK_RSA, _RSA_GEN, bits=4096),
+    KeySpec.EC_P256: SpecMechanisms(KeySpec.EC_P256, "ec", _CKK_EC, _EC_GEN, curve="secp256r1"),
+    KeySpec.EC_P384: SpecMechanisms(KeySpec.EC_P384, "ec", _CKK_EC, _EC_GEN, curve="secp384r1"),
 }
 # Specs the API knows but only a configured vendor table can provide.
-VENDOR_SPECS: dict[str, str] = {"SM4": "sm4", "SM2": "sm2"}
+VENDOR_SPECS: dict[KeySpec, str] = {KeySpec.SM4: "sm4", KeySpec.SM2: "sm2"}
 KNOWN_SPECS = frozenset(BUILTIN) | frozenset(VENDOR_SPECS)
+assert KNOWN_SPECS == frozenset(KeySpec), "every key spec has a built-in entry or a vendor family"
+WRAPPING_KEY = BUILTIN[KeySpec.RSA_2048]  # the key pairs that unwrap imported material
 
 
-def build_table(extra: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, SpecMechanisms]:
+def build_table(extra: Mapping[str, Mapping[str, object]] | None = None) -> dict[KeySpec, SpecMechanisms]:
     """The built-in table with configuration entries laid over it (new specs or changed numbers).
 
     A configuration error (unknown spec or field, missing number) raises ValueError at start-up,
     never at request time.
     """
     table = dict(BUILTIN)
-    for spec, fields in (extra or {}).items():
-        if spec not in KNOWN_SPECS:
-            raise ValueError(f"mechanisms: unknown key spec {spec!r}; expected one of {sorted(KNOWN_SPECS)}")
+    for name, fields in (extra or {}).items():
+        if name not in KNOWN_SPECS:
+            raise ValueError(f"mechanisms: unknown key spec {name!r}; expected one of {sorted(KNOWN_SPECS)}")
+        spec = KeySpec(name)
         if not isinstance(fields, Mapping):
             raise ValueError(f"mechanisms.{spec} must be a table of mechanism numbers")
         unknown = set(fields) - set(_FIELDS)
         if unknown:
             raise ValueError(f"mechanisms.{spec}: unknown field(s) {sorted(unknown)}; expected {list(_FIELDS)}")
-        for name in ("key_type", "keygen", "sign", "cipher", "bits"):
-            value = fields.get(name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"mechanisms.{spec}.{name} must be a non-negative integer (e.g. 0x80000001)")
+        numbers: dict[str, int] = {}
+        for field_name in ("key_type", "keygen", "sign", "cipher", "bits"):
+            value = fields.get(field_name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"mechanisms.{spec}.{field_name} must be a non-negative integer (e.g. 0x80000001)")
+            numbers[field_name] = value
         base = table.get(spec)
         if base is None:
             family = VENDOR_SPECS[spec]
-            missing = [n for n in ("key_type", "keygen") if fields.get(n) is None]
-            if family == "sm2" and fields.get("sign") is None:
+            missing = [n for n in ("key_type", "keygen") if n not in numbers]
+            if family == "sm2" and "sign" not in numbers:
                 missing.append("sign")
             if missing:
                 raise ValueError(f"mechanisms.{spec}: missing {missing}")
             base = SpecMechanisms(
                 spec,
                 family,
-                key_type=int(fields["key_type"]),  # type: ignore[call-overload]
-                keygen=int(fields["keygen"]),  # type: ignore[call-overload]
+                key_type=numbers["key_type"],
+                keygen=numbers["keygen"],
                 bits=128 if family == "sm4" else 0,
                 curve=SM2_CURVE_OID if family == "sm2" else "",
             )
-        table[spec] = replace(base, **{k: v for k, v in fields.items() if v is not None})  # type: ignore[arg-type]
+        changes: dict[str, Any] = dict(numbers)
+        if fields.get("curve") is not None:
+            changes["curve"] = str(fields["curve"])
+        table[spec] = replace(base, **changes)
     return table
 
 
 def mechanism(number: int) -> Mechanism:
     """A ``Mechanism`` for any number: python-pkcs11 accepts only enum members, vendor ones included."""
-    try:
-        return Mechanism(number)
-    except ValueError:
-        return _pseudo(Mechanism, number)
+    return _member(Mechanism, number)
 
 
 def key_type(number: int) -> KeyType:
+    return _member(KeyType, number)
+
+
+def _member(enum_cls: type[_E], number: int) -> _E:
     try:
-        return KeyType(number)
+        return enum_cls(number)
     except ValueError:
-        return _pseudo(KeyType, number)
+        member = int.__new__(enum_cls, number)
+        member._name_ = f"VENDOR_{number:#x}"
+        member._value_ = number
+        return member
 
 
-def _pseudo(enum_cls, number: int):  # type: ignore[no-untyped-def]
-    member = int.__new__(enum_cls, number)
-    member._name_ = f"VENDOR_{number:#x}"
-    member._value_ = number
-    return member
+# -- signing schemes and OAEP hashes as mechanisms --------------------------------------------
+_RSA_HASHED = {
+    (SignatureScheme.PKCS1, "sha256"): Mechanism.SHA256_RSA_PKCS,
+    (SignatureScheme.PKCS1, "sha384"): Mechanism.SHA384_RSA_PKCS,
+    (SignatureScheme.PKCS1, "sha512"): Mechanism.SHA512_RSA_PKCS,
+    (SignatureScheme.PSS, "sha256"): Mechanism.SHA256_RSA_PKCS_PSS,
+    (SignatureScheme.PSS, "sha384"): Mechanism.SHA384_RSA_PKCS_PSS,
+    (SignatureScheme.PSS, "sha512"): Mechanism.SHA512_RSA_PKCS_PSS,
+}
+_PSS_PARAMS = {
+    "sha256": (Mechanism.SHA256, MGF.SHA256, 32),
+    "sha384": (Mechanism.SHA384, MGF.SHA384, 48),
+    "sha512": (Mechanism.SHA512, MGF.SHA512, 64),
+}
+_OAEP_PARAMS = {
+    "sha1": (Mechanism.SHA_1, MGF.SHA1, None),
+    "sha256": (Mechanism.SHA256, MGF.SHA256, None),
+}
+
+
+def sign_mechanism(
+    s: SignScheme, data: bytes, table: Mapping[KeySpec, SpecMechanisms]
+) -> tuple[Mechanism, object, bytes]:
+    """(mechanism, parameter, input) for C_Sign/C_Verify. PSS salt = hash length, MGF1 = same hash."""
+    rsa = s.scheme in (SignatureScheme.PKCS1, SignatureScheme.PSS)
+    if rsa and s.raw:
+        param = _PSS_PARAMS[s.hash_name] if s.scheme == SignatureScheme.PSS else None
+        return _RSA_HASHED[(s.scheme, s.hash_name)], param, data
+    if s.scheme == SignatureScheme.PKCS1:
+        return Mechanism.RSA_PKCS, None, asymutil.DIGEST_INFO[s.hash_name] + data
+    if s.scheme == SignatureScheme.PSS:
+        return Mechanism.RSA_PKCS_PSS, _PSS_PARAMS[s.hash_name], data
+    if s.scheme == SignatureScheme.ECDSA:
+        return Mechanism.ECDSA, None, data
+    vendor = table[KeySpec.SM2].sign  # a configured SM2 entry always has one (build_table)
+    assert vendor is not None
+    return mechanism(vendor), None, data
+
+
+def oaep_params(hash_name: str) -> tuple[Mechanism, MGF, None]:
+    return _OAEP_PARAMS[hash_name]

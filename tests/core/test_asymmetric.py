@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from pkcs11 import Attribute, ObjectClass
 
 from gateway.app import config as config_mod
-from gateway.core.model import KeyRecord, KeyState
+from gateway.core.model import KeyRecord, KeySpec, KeyState, KeyUsage
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.hsm.mechanisms import BUILTIN
+from gateway.hsm.mechanisms import build_table
 from tests.support.gateway import Gateway, KmsClient, kms_code
 from tests.support.kms import INVALID, PRECONDITION, alias, caller_for, expect_error, new_key
 
@@ -401,10 +401,8 @@ def test_reconcile_finishes_and_removes_key_pairs(gateway: Gateway, owner, clock
     for rec in (finished, lost):
         gateway.rt.store.insert_key(rec)
     # "Crash" after the pair of `finished` was generated; `lost` never got one; `orphan` has no row.
-    gateway.call(
-        kms.hsm.create_key_pair(f"{finished.key_id}:v1", finished.key_id, BUILTIN["EC_P256"], sign=True, decrypt=False)
-    )
-    gateway.call(kms.hsm.create_key_pair(f"{orphan}:v1", orphan, BUILTIN["EC_P256"], sign=True, decrypt=False))
+    gateway.call(kms.hsm.create_key(f"{finished.key_id}:v1", finished.key_id, KeySpec.EC_P256, KeyUsage.SIGN_VERIFY))
+    gateway.call(kms.hsm.create_key(f"{orphan}:v1", orphan, KeySpec.EC_P256, KeyUsage.SIGN_VERIFY))
     report = gateway.call(kms.reconcile())
     assert finished.key_id in report.finished
     assert lost.key_id in report.removed_rows
@@ -421,15 +419,17 @@ def test_reconcile_finishes_and_removes_key_pairs(gateway: Gateway, owner, clock
 
 # -- SM2 / SM4 and the mechanism table --------------------------------------------------
 @pytest.fixture
-def mechanism_table(gateway: Gateway) -> Iterator[dict]:
-    """Extend the running gateway's mechanism table for one test, then put it back."""
-    kms = gateway.rt.kms
-    saved = dict(kms.settings.mechanisms)
-    kms.__dict__.pop("_mechanism_table", None)
-    yield kms.settings.mechanisms
-    kms.settings.mechanisms.clear()
-    kms.settings.mechanisms.update(saved)
-    kms.__dict__.pop("_mechanism_table", None)
+def mechanism_table(gateway: Gateway) -> Iterator[Callable[[dict], None]]:
+    """Lay configuration entries over the running gateway's mechanism table (the HSM adapter's) for
+    one test, as ``[mechanisms]`` in the configuration would, then put the table back."""
+    hsm = gateway.rt.kms.hsm
+    saved = hsm.table
+
+    def use(entries: dict) -> None:
+        hsm.table = build_table(entries)
+
+    yield use
+    hsm.table = saved
 
 
 def test_sm2_and_sm4_refused_on_softhsm(akms: KmsClient):
@@ -441,7 +441,7 @@ def test_sm2_and_sm4_refused_on_softhsm(akms: KmsClient):
 def test_sm4_accepted_when_the_table_maps_it(gateway: Gateway, akms: KmsClient, mechanism_table):
     # Plumbing only: SoftHSM2 has no SM4, so map it to AES key generation (0x1080, CKK_AES 0x1f).
     # Without a data cipher in the table, the key exists but the data path refuses it with a 400.
-    mechanism_table["SM4"] = {"key_type": 0x1F, "keygen": 0x1080, "bits": 256}
+    mechanism_table({"SM4": {"key_type": 0x1F, "keygen": 0x1080, "bits": 256}})
     key_id = new_key(akms, key_spec="SM4")
     info = akms.DescribeKey(pb.KeyIdRequest(key_id=key_id)).key_info
     assert (info.key_spec, info.key_usage, info.key_type) == ("SM4", "ENCRYPT_DECRYPT", 1)
@@ -449,14 +449,13 @@ def test_sm4_accepted_when_the_table_maps_it(gateway: Gateway, akms: KmsClient, 
     assert "not wired" in err.details()
     expect_error(INVALID, "KMS.0308", akms.CreateDataKey, pb.CreateDataKeyRequest(key_id=key_id))
     # With CKM_AES_GCM (0x1087) as its cipher, the data path runs.
-    mechanism_table["SM4"]["cipher"] = 0x1087
-    gateway.rt.kms.__dict__.pop("_mechanism_table", None)
+    mechanism_table({"SM4": {"key_type": 0x1F, "keygen": 0x1080, "bits": 256, "cipher": 0x1087}})
     enc = akms.EncryptData(pb.EncryptDataRequest(key_id=key_id, plain_text=b"through the table"))
     assert akms.DecryptData(pb.DecryptDataRequest(cipher_text=enc.cipher_text)).plain_text == b"through the table"
 
 
 def test_sm4_with_a_mechanism_the_token_lacks(gateway: Gateway, akms: KmsClient, mechanism_table):
-    mechanism_table["SM4"] = {"key_type": 0x1F, "keygen": 0x80001234}
+    mechanism_table({"SM4": {"key_type": 0x1F, "keygen": 0x80001234}})
     err = expect_error(INVALID, "KMS.0308", akms.CreateKey, pb.CreateKeyRequest(key_alias=alias(), key_spec="SM4"))
     assert "0x80001234" in err.details()
 
@@ -464,7 +463,7 @@ def test_sm4_with_a_mechanism_the_token_lacks(gateway: Gateway, akms: KmsClient,
 def test_sm2_accepted_when_the_table_maps_it(akms: KmsClient, mechanism_table):
     # Plumbing only: SM2 mapped to EC key-pair generation on P-256 and raw CKM_ECDSA as the
     # "SM2 signature over a 32-byte digest" mechanism.
-    mechanism_table["SM2"] = {"key_type": 0x3, "keygen": 0x1040, "sign": 0x1041, "curve": "secp256r1"}
+    mechanism_table({"SM2": {"key_type": 0x3, "keygen": 0x1040, "sign": 0x1041, "curve": "secp256r1"}})
     key_id = new_key(akms, key_spec="SM2")
     info = akms.DescribeKey(pb.KeyIdRequest(key_id=key_id)).key_info
     assert (info.key_spec, info.key_usage, info.key_type) == ("SM2", "SIGN_VERIFY", 2)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.core.ports.hsm import key_label
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.hsm.port import key_label
 from tests.support.kms import NOT_FOUND, expect_error, new_key
 
 DAY = 86_400

@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 import pytest
 
-from gateway.core.base import Settings
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
 from gateway.core.service import Kms
+from gateway.core.settings import Settings
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from tests.support.kms import INVALID, NOT_FOUND, caller_for, dek_plain, expect_error
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from gateway.core.base import Settings
 from gateway.core.errors import Err, KmsError
 from gateway.core.service import Kms
+from gateway.core.settings import Settings
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 
 
@@ -49,7 +49,8 @@ def test_newer_version_in_a_ciphertext_forces_a_fresh_read(gateway, kms, key_id)
     stale = Kms(gateway.rt.store, gateway.rt.kms.hsm, gateway.clock, Settings(key_cache_seconds=3600))
     gateway.call(stale.create_data_key(caller, key_id))  # caches version 1
     kms.RotateOnDemand(pb.KeyIdRequest(key_id=key_id))  # another "worker" makes version 2
-    stale._key_rows[key_id] = (time.monotonic() + 3600, gateway.rt.store.generation, stale._key_rows[key_id][2])
+    rows = stale.keys._rows  # pretend the cached row is still current (no invalidation reached it)
+    rows[key_id] = (time.monotonic() + 3600, gateway.rt.store.generation, rows[key_id][2])
     dk = kms.CreateDataKey(pb.CreateDataKeyRequest(key_id=key_id))
     from gateway.core.datakeys import DecryptDataKeyItem
 

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from gateway.core.base import Settings
 from gateway.core.errors import Err, KmsError
 from gateway.core.service import Kms
+from gateway.core.settings import Settings
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from tests.support.kms import caller_for, default_key
 

@@ -18,10 +18,10 @@ import grpc
 import pytest
 
 from gateway.core.auth import SEAL_KEY_LABEL
-from gateway.core.model import KeyRecord, KeyState
+from gateway.core.model import KeyRecord, KeySpec, KeyState, KeyUsage
+from gateway.core.ports.hsm import key_label
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from gateway.hsm.port import key_label
 from tests.support.kms import NOT_FOUND, caller_for, expect_error, list_objects
 from tests.support.serve import cli, start_serve
 
@@ -136,7 +136,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import json, sys, uuid
     from gateway.app import config
     from gateway.core.model import KeyRecord, KeyState
-    from gateway.hsm.port import key_label
+    from gateway.core.ports.hsm import key_label
     from gateway.app.runtime import Runtime
 
     rt = Runtime.open(config.load(None, data_dir=sys.argv[1]))
@@ -241,18 +241,18 @@ def test_creator_whose_row_was_dropped_does_not_acknowledge(gateway, owner, cloc
     second node): the creator must answer an error and leave no object, never a key id that does not exist."""
     _, kms = owner
     hsm = gateway.rt.kms.hsm
-    real = hsm.create_aes_key
+    real = hsm.create_key
 
-    async def slow_create(label: str, key_id: str) -> None:
+    async def slow_create(label: str, key_id: str, spec: KeySpec, usage: KeyUsage) -> None:
         clock.advance(gateway.rt.config.provisioning_timeout_seconds + 1)
         await gateway.rt.kms.reconcile(at_start=False)  # the row is stale and has no object yet: dropped
-        await real(label, key_id)
+        await real(label, key_id, spec, usage)
 
-    hsm.create_aes_key = slow_create
+    hsm.create_key = slow_create
     try:
         err = expect_error(grpc.StatusCode.INTERNAL, "KMS.0102", kms.CreateKey, pb.CreateKeyRequest(key_alias="slow"))
     finally:
-        hsm.create_aes_key = real
+        del hsm.create_key  # the class's method again
     assert err is not None
     assert kms.ListKeys(pb.ListKeysRequest()).total == 0
     labels = gateway.call(hsm.secret_key_labels())

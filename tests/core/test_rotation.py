@@ -13,8 +13,8 @@ import pytest
 
 from gateway.core import ciphertext as ct
 from gateway.core.model import KeyRecord, KeyState
+from gateway.core.ports.hsm import key_label
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.hsm.port import key_label
 from tests.support.kms import INVALID, NOT_FOUND, PRECONDITION, caller_for, dek_plain, expect_error, list_objects
 
 DAY = 86400

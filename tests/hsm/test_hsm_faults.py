@@ -27,9 +27,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.core.ports.hsm import key_label
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
-from gateway.hsm.port import key_label
 from gateway.hsm.softhsm import ensure_softhsm, find_softhsm_module
 from tests.support import pkcs11_shim
 from tests.support.gateway import kms_code
@@ -177,7 +177,7 @@ def test_sessions_closed_under_the_gateway(gateway, project, key_id):
     rest = Rest(gateway.rest_url, project_id, token=gateway.token(project_id))
     samples = data_keys(kms, key_id, 4)
     label = key_label(key_id, 1)
-    assert label in gateway.rt.executor.run_sync(lambda t: set(t._copies))  # the hot path uses a session copy
+    assert label in gateway.rt.executor.run_sync(lambda t: t.objects.copy_labels())  # the hot path uses a session copy
     heals_before = gateway.rt.executor.run_sync(lambda t: t.heals)
     with Checker(kms, rest, samples) as checker:
         for _ in range(5):
@@ -188,7 +188,7 @@ def test_sessions_closed_under_the_gateway(gateway, project, key_id):
     assert gateway.rt.executor.run_sync(lambda t: t.heals) > heals_before
     # Healing rebuilt the session copy and the cached handles: the same key answers from a new copy.
     all_ok(rest, kms, samples)
-    assert label in gateway.rt.executor.run_sync(lambda t: set(t._copies))
+    assert label in gateway.rt.executor.run_sync(lambda t: t.objects.copy_labels())
     assert gateway.rt.executor.healthy
     assert_up(gateway.grpc_port, gateway.http_port)
     rest.close()
@@ -201,7 +201,7 @@ def test_token_directory_removed_and_restored(gateway, project, key_id):
     samples = data_keys(kms, key_id, 3)
     cold = rest.create_key()  # a key whose object the executor has not copied yet
     cold_samples = data_keys(kms, cold, 1)
-    gateway.rt.executor.run_sync(lambda t: t._copies.pop(key_label(cold, 1), None))
+    gateway.rt.executor.run_sync(lambda t: t.objects.forget_copy(key_label(cold, 1)))
     tokens = gateway.rt.config.data_dir / "tokens"
     away = tokens.with_name("tokens.away")
     heals_before = gateway.rt.executor.run_sync(lambda t: t.heals)
@@ -224,7 +224,7 @@ def test_token_directory_removed_and_restored(gateway, project, key_id):
     assert checker.faults > 0
     assert gateway.rt.executor.run_sync(lambda t: t.heals) > heals_before
     all_ok(rest, kms, samples + cold_samples)
-    assert {key_label(key_id, 1), key_label(cold, 1)} <= gateway.rt.executor.run_sync(lambda t: set(t._copies))
+    assert {key_label(key_id, 1), key_label(cold, 1)} <= gateway.rt.executor.run_sync(lambda t: t.objects.copy_labels())
     report = gateway.call(gateway.rt.kms.reconcile())  # nothing was dropped or taken for an orphan
     assert key_id not in report.removed_rows and not [o for o in report.orphans if o.startswith(key_id)]
     rest.close()

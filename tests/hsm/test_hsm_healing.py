@@ -61,7 +61,7 @@ def test_closed_session_heals_on_create_key_and_random(gateway, kms):
     roundtrip(kms, key_id)
     gateway.rt.executor.run_sync(lambda t: t.session.close())
     # Drain the RNG cache so the next draw must reach the (closed) session.
-    gateway.rt.executor.run_sync(lambda t: t._random.clear())
+    gateway.rt.executor.run_sync(lambda t: t.link.drop_random())
     assert len(kms.GenerateRandom(pb.GenerateRandomRequest(random_data_length=256)).random_data) == 32
     assert heals() >= before + 2
 
@@ -70,7 +70,7 @@ def test_reinitialized_library_heals(gateway, kms, key_id):
     """Every session handle dies when the library is finalized and initialized again."""
     enc = kms.EncryptData(pb.EncryptDataRequest(key_id=key_id, plain_text=b"before"))
     before = heals()
-    gateway.rt.executor.run_sync(lambda t: t._lib.reinitialize())
+    gateway.rt.executor.run_sync(lambda t: t.link.reinitialize_library())
     roundtrip(kms, key_id)
     assert kms.DecryptData(pb.DecryptDataRequest(cipher_text=enc.cipher_text)).plain_text == b"before"
     assert heals() >= before + 1

@@ -74,12 +74,12 @@ def test_hot_path_session_copy_stays_sensitive(gateway, kms, key_id):
     label = f"{key_id}:v1"
 
     def inspect(t):
-        copy = t.crypto_key(label)
+        copy = t.objects.crypto_key(label)
         attrs = (copy[Attribute.TOKEN], copy[Attribute.SENSITIVE], copy[Attribute.EXTRACTABLE], copy[Attribute.LABEL])
         refused = []
         for attr, value in ((Attribute.EXTRACTABLE, True), (Attribute.SENSITIVE, False)):
             try:
-                t.secret_key(label)[attr] = value
+                t.objects.secret_key(label)[attr] = value
             except AttributeReadOnly:
                 refused.append(attr)
         return attrs, refused

@@ -29,8 +29,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from gateway.core.ports.hsm import key_label
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
-from gateway.hsm.port import key_label
 from tests.support.gateway import kms_code
 from tests.support.kms import list_objects
 from tests.support.serve import GrpcClient, cli, start_serve
