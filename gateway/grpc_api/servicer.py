@@ -104,8 +104,10 @@ class GrpcExchange:
                 request_id = value
         self.token = token
         # The caller's x-request-id when it is a sane token (1-64 of [A-Za-z0-9._-]), else a fresh one.
-        sane = isinstance(request_id, str) and _SANE_ID.fullmatch(request_id)
-        self.request_id: str = request_id if sane else os.urandom(16).hex()  # type: ignore[assignment]
+        if isinstance(request_id, str) and _SANE_ID.fullmatch(request_id):
+            self.request_id = request_id
+        else:
+            self.request_id = os.urandom(16).hex()
 
     async def authenticate(self) -> Caller:
         return self.method.servicer.caller(self.token, self.context)
