@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from gateway.hsm.adapter import Pkcs11Hsm
 from gateway.hsm.executor import HsmExecutor
 from gateway.hsm.softhsm import ensure_softhsm
 from gateway.hsm.token import TokenSession
+from gateway.pipeline import Services
 from gateway.telemetry import metrics
 
 
@@ -79,6 +81,21 @@ class Runtime:
             store.close()
             raise
         return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
+
+    @functools.cached_property
+    def services(self) -> Services:
+        """What every transport is handed: the core, the gate, the audit sink, metrics, health."""
+        return Services(
+            kms=self.kms,
+            auth=self.auth,
+            clock=self.kms.clock,
+            dialect=self.dialect,
+            gate=self.gate,
+            audit=self.audit,
+            metrics=metrics.PrometheusMetrics(),
+            health=lambda: self.executor.healthy,
+            metrics_text=metrics.render,  # all workers' samples when multi-process
+        )
 
     def close(self) -> None:
         if self.audit is not None:
