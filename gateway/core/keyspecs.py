@@ -14,7 +14,7 @@ from gateway.core.ports.hsm import HsmPort
 
 
 class KeyFamily(enum.StrEnum):
-    AES = "aes_256"
+    AES = "aes"
     SM4 = "sm4"
     RSA = "rsa"
     EC = "ec"

@@ -47,9 +47,9 @@ class Kms:
         self.clock = clock
         self.settings = settings or Settings()
         self.specs = KeySpecPolicy(hsm)
-        self.keys = KeyAccess(store, self.settings, self.specs)
+        self.key_access = KeyAccess(store, self.settings, self.specs)
 
-        self.lifecycle = lifecycle = KeyLifecycle(store, hsm, self.keys, self.specs, clock, self.settings)
+        self.lifecycle = lifecycle = KeyLifecycle(store, hsm, self.key_access, self.specs, clock, self.settings)
         self.create_key = lifecycle.create_key
         self.describe_key = lifecycle.describe_key
         self.list_keys = lifecycle.list_keys
@@ -60,7 +60,7 @@ class Kms:
         self.update_key_alias = lifecycle.update_key_alias
         self.update_key_description = lifecycle.update_key_description
 
-        self.datakeys = datakeys = DataKeyOps(hsm, self.keys, self.settings, metrics or NoMetrics())
+        self.datakeys = datakeys = DataKeyOps(hsm, self.key_access, self.settings, metrics or NoMetrics())
         self.create_data_key = datakeys.create_data_key
         self.create_data_keys = datakeys.create_data_keys
         self.encrypt_data_key = datakeys.encrypt_data_key
@@ -68,14 +68,14 @@ class Kms:
         self.decrypt_data_key = datakeys.decrypt_data_key
         self.decrypt_data_keys = datakeys.decrypt_data_keys
 
-        self.asymmetric = asymmetric = AsymmetricOps(hsm, self.keys)
+        self.asymmetric = asymmetric = AsymmetricOps(hsm, self.key_access)
         self.sign = asymmetric.sign
         self.verify = asymmetric.verify
         self.get_public_key = asymmetric.get_public_key
         self.encrypt_data_asymmetric = asymmetric.encrypt_data_asymmetric
         self.decrypt_data_asymmetric = asymmetric.decrypt_data_asymmetric
 
-        self.data = data = DataOps(hsm, self.keys, asymmetric, self.settings)
+        self.data = data = DataOps(hsm, self.key_access, asymmetric, self.settings)
         self.encrypt_data = data.encrypt_data
         self.decrypt_data = data.decrypt_data
 
@@ -86,7 +86,7 @@ class Kms:
         self.get_user_instances = quotas.get_user_instances
         self.get_user_quotas = quotas.get_user_quotas
 
-        self.rotation = rotation = RotationOps(store, hsm, self.keys, clock)
+        self.rotation = rotation = RotationOps(store, hsm, self.key_access, clock)
         self.enable_key_rotation = rotation.enable_key_rotation
         self.disable_key_rotation = rotation.disable_key_rotation
         self.update_key_rotation_interval = rotation.update_key_rotation_interval
@@ -95,14 +95,14 @@ class Kms:
         self.rotate_due_keys = rotation.rotate_due_keys
         self.rotation_enabled_keys = rotation.rotation_enabled_keys
 
-        self.grants = grants = GrantOps(store, self.keys, clock, self.settings)
+        self.grants = grants = GrantOps(store, self.key_access, clock, self.settings)
         self.create_grant = grants.create_grant
         self.list_grants = grants.list_grants
         self.list_retirable_grants = grants.list_retirable_grants
         self.revoke_grant = grants.revoke_grant
         self.retire_grant = grants.retire_grant
 
-        self.tags = tags = TagOps(store, self.keys)
+        self.tags = tags = TagOps(store, self.key_access)
         self.create_key_tag = tags.create_key_tag
         self.batch_key_tags = tags.batch_key_tags
         self.delete_key_tag = tags.delete_key_tag
@@ -110,7 +110,7 @@ class Kms:
         self.list_project_tags = tags.list_project_tags
         self.list_resource_instances = tags.list_resource_instances
 
-        self.imports = imports = ImportOps(store, hsm, self.keys, clock, self.settings)
+        self.imports = imports = ImportOps(store, hsm, self.key_access, clock, self.settings)
         self.get_parameters_for_import = imports.get_parameters_for_import
         self.import_key_material = imports.import_key_material
         self.delete_imported_key_material = imports.delete_imported_key_material

@@ -49,7 +49,7 @@ def test_newer_version_in_a_ciphertext_forces_a_fresh_read(gateway, kms, key_id)
     stale = Kms(gateway.rt.store, gateway.rt.kms.hsm, gateway.clock, Settings(key_cache_seconds=3600))
     gateway.call(stale.create_data_key(caller, key_id))  # caches version 1
     kms.RotateOnDemand(pb.KeyIdRequest(key_id=key_id))  # another "worker" makes version 2
-    rows = stale.keys._rows  # pretend the cached row is still current (no invalidation reached it)
+    rows = stale.key_access._rows  # pretend the cached row is still current (no invalidation reached it)
     rows[key_id] = (time.monotonic() + 3600, gateway.rt.store.generation, rows[key_id][2])
     dk = kms.CreateDataKey(pb.CreateDataKeyRequest(key_id=key_id))
     from gateway.core.datakeys import DecryptDataKeyItem
