@@ -8,10 +8,10 @@ under two names.
 
 Per operation:
 
-* ``action`` — the permission action a caller's policy must hold (``Caller.actions``): the KMS API
-  reference's chapter 5 names where it has one; grants, rotation and asymmetric operations use
-  the names the provider's IAM documents for them. A batch operation takes the action of its
-  single counterpart, so a policy that allows one allows the other.
+* ``action`` — the permission action a caller's policy must hold (``Caller.actions``): the name the
+  provider's KMS API reference gives it where it has one (docs/api.md); grants, rotation and
+  asymmetric operations use the names the provider's IAM documents for them. A batch operation
+  takes the action of its single counterpart, so a policy that allows one allows the other.
 * ``grant_name`` — the name a grant's ``operations`` list uses for it (``"create-datakey"``), or
   ``""`` when no grant can allow it: only the key's own project may call it. A batch operation is
   allowed by a grant on its single counterpart.
