@@ -19,8 +19,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway.audit.trail import FIELDS, GENESIS, AuditLog, line_hash
 from gateway.audit import key as audit_key
+from gateway.audit.trail import FIELDS, GENESIS, AuditLog, line_hash
 from gateway.audit.verify import verify
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
