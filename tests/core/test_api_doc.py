@@ -1,11 +1,10 @@
-"""docs/api.md is the API's contract: its error catalog and its operation table must say what the code does."""
+"""docs/api.md is the API's contract: its error catalog must say what the code answers."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from gateway.core import operations
 from gateway.core.dialects import PRIMARY, SECONDARY
 from gateway.core.errors import Err
 
@@ -32,22 +31,3 @@ def test_the_error_catalog_lists_every_meaning_as_both_dialects_answer_it() -> N
         assert (int(row["p_status"]), row["p_code"]) == (primary.status, primary.code), err.name
         assert (int(row["s_status"]), row["s_code"]) == (secondary.status, secondary.code), err.name
         assert row["message"] == primary.message, err.name
-
-
-def test_the_operation_table_names_every_operation_with_its_action() -> None:
-    documented: dict[str, str | None] = {}
-    for line in _section("Operations and permission actions").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) != 5 or not cells[0].startswith("`"):
-            continue
-        names = re.findall(r"`([a-z_]+)`", cells[0])
-        actions = re.findall(r"`(kms:[A-Za-z]+:[A-Za-z]+)`", cells[3])
-        for i, name in enumerate(names):
-            # one action for the whole row, one per name, or none: "as the single operation" (batches)
-            documented[name] = actions[0] if len(actions) == 1 else (actions[i] if actions else None)
-    assert sorted(documented) == sorted(op.name for op in operations.CATALOG)
-    for op in operations.CATALOG:
-        action = documented[op.name]
-        if action is None:  # a batch: the action of its single counterpart
-            action = operations.get(op.name.removeprefix("batch_")).action
-        assert action == op.action, op.name
