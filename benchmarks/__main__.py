@@ -77,6 +77,16 @@ def run_one(ctx: Context, scenario: Scenario) -> Outcome:
     return outcome
 
 
+def _write_engine_runs(ctx: Context, directory: Path) -> None:
+    from gateway.bench.result import write_json
+
+    runs = ctx.state.get("engine.runs") or []
+    assert isinstance(runs, list)
+    for i, run in enumerate(runs):
+        write_json(run, directory / f"raw-{i:02d}-{run['cells'][0]['mechanism'].replace(':', '')}.json")
+    print(f"wrote {len(runs)} engine result file(s) to {directory}", file=sys.stderr)
+
+
 def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # unwind through every finally, so servers and workers are stopped
 
@@ -95,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="where to write the report")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir (token, logs)")
+    parser.add_argument("--engine-json", type=Path, metavar="DIR",
+                        help="also write the engine's kmsgw.bench/1 documents of the raw rows here "
+                        "(for kmsgw bench report)")  # fmt: skip
     args = parser.parse_args(argv)
 
     if args.list:
@@ -140,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(console_table(outcomes))
+    if args.engine_json:
+        _write_engine_runs(ctx, args.engine_json)
     facts["Load average at end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     for line in busy_warning(facts):
         print(line.removeprefix("> ").replace("**", ""), file=sys.stderr)

@@ -319,6 +319,10 @@ class Context:
         proc = ManagedProcess(f"{self._spawned:02d}-{name}", argv, self.workdir, env=env)
         return self._cleanup.enter_context(proc)
 
+    def on_exit(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` when the current scenario ends (engine loaders, temp state)."""
+        self._cleanup.callback(fn)
+
     def log(self, message: str) -> None:
         print(f"    {message}", file=sys.stderr, flush=True)
 

@@ -1,34 +1,25 @@
-"""Load generators, each run in its own subprocess so the runner's own work never skews a figure.
+"""HTTP load for the rows that compare with the moto peer: ``wrk`` when installed, else an httpx loader.
 
-Two are reusable as-is by the gateway scenarios:
+Every gRPC load (echo ceiling, gateway rows) and the raw token rows come from the packaged engine
+(``benchmarks/engine.py``); what stays here is the like-for-like HTTP pair: wrk against moto and
+against the gateway's REST API. Each loader runs in its own subprocess.
 
-* :func:`grpc_unary_load` drives any unary method with pre-serialized request bytes (no proto
-  needed on the client side) and optional metadata (``x-auth-token``), either closed-loop (N calls
-  always in flight) or open-loop at a fixed request rate, where latency is counted from each call's
-  *scheduled* start so a slow server cannot hide its queueing (no coordinated omission).
-  :func:`start_grpc_load` starts the same loader without waiting, for scenarios that sample the
-  server (RSS, a profiler) while it runs.
-* :func:`http_post_load` POSTs a fixed body with ``wrk`` when installed, else with an httpx loader.
-
-Run as ``python -m benchmarks.loaders grpc|http ...``: prints one JSON line with the figures.
+Run as ``python -m benchmarks.loaders http ...``: prints one JSON line with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
-import math
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks import BENCH_DIR
-from benchmarks.harness import Context, ManagedProcess, Result, percentile_ms
+from benchmarks.harness import Context, Result, percentile_ms
 
 WRK_DIR = BENCH_DIR / "wrk"
 
@@ -57,96 +48,6 @@ def _result(fig: dict[str, float], unit: str, notes: str) -> Result:
         errors=int(fig.get("errors", 0)),
         notes=notes,
     )
-
-
-@dataclass
-class RunningLoad:
-    """A loader subprocess already started; :meth:`result` waits for it and parses its figures."""
-
-    ctx: Context
-    proc: ManagedProcess
-    budget: float  # seconds to wait for it, start-up and tail included
-    unit: str
-    notes: str
-
-    def result(self) -> Result:
-        code = self.proc.wait(self.budget)
-        lines = [ln for ln in self.proc.stdout_text().splitlines() if ln.strip()]
-        if code != 0 or not lines:
-            raise RuntimeError(f"{self.proc.name} exited {code}\n{self.proc.log_tail()}")
-        fig = json.loads(lines[-1])
-        notes = self.notes
-        if fig.get("dropped"):
-            notes += f", {int(fig['dropped'])} not sent (in-flight cap)"
-        return _result(fig, self.unit, notes)
-
-
-def start_grpc_load(
-    ctx: Context,
-    target: str,
-    method: str,
-    payload: bytes,
-    *,
-    concurrency: int = 64,
-    rate: float | None = None,
-    timeout: float = 5.0,
-    unit: str = "req/s",
-    metadata: Sequence[tuple[str, str]] = (),
-    seconds: float | None = None,
-    warmup: float | None = None,
-    channels: int = 1,
-) -> RunningLoad:
-    """Start the gRPC loader (see :func:`grpc_unary_load`) and return without waiting for it."""
-    seconds = ctx.seconds if seconds is None else seconds
-    warmup = ctx.warmup if warmup is None else warmup
-    stem = ctx.workdir / f"payload-{len(ctx.results)}-{time.monotonic_ns()}"
-    payload_file = stem.with_suffix(".bin")
-    payload_file.write_bytes(payload)
-    argv = [
-        ctx.python, "-m", "benchmarks.loaders", "grpc",
-        "--target", target, "--method", method, "--payload-file", str(payload_file),
-        "--seconds", str(seconds), "--warmup", str(warmup),
-        "--concurrency", str(concurrency), "--timeout", str(timeout), "--channels", str(channels),
-    ]  # fmt: skip
-    if metadata:
-        metadata_file = stem.with_suffix(".metadata.json")
-        metadata_file.write_text(json.dumps([list(pair) for pair in metadata]))
-        argv += ["--metadata-file", str(metadata_file)]
-    if rate:
-        argv += ["--rate", str(rate)]
-    mode = f"open-loop {rate:g}/s" if rate else f"{concurrency} in flight"
-    if channels > 1:
-        mode += f" over {channels} connections"
-    proc = ctx.spawn("grpc-load", argv)
-    return RunningLoad(ctx, proc, warmup + seconds + timeout + 30, unit, f"grpc.aio client, {mode}")
-
-
-def grpc_unary_load(
-    ctx: Context,
-    target: str,
-    method: str,
-    payload: bytes,
-    *,
-    concurrency: int = 64,
-    rate: float | None = None,
-    timeout: float = 5.0,
-    unit: str = "req/s",
-    metadata: Sequence[tuple[str, str]] = (),
-    seconds: float | None = None,
-    warmup: float | None = None,
-    channels: int = 1,
-) -> Result:
-    """Load ``method`` (e.g. ``"/pkg.Service/Method"``) at ``target`` with ``payload`` as request.
-
-    Closed-loop with ``concurrency`` calls in flight, or open-loop at ``rate`` calls/s if given.
-    ``metadata`` is sent with every call (e.g. ``[("x-auth-token", token)]``); it reaches the
-    loader in a file, not in argv. ``seconds`` / ``warmup`` override the run's defaults.
-    ``channels`` > 1 spreads the calls over that many connections, round-robin.
-    """
-    return start_grpc_load(
-        ctx, target, method, payload, concurrency=concurrency, rate=rate, timeout=timeout, unit=unit,
-        metadata=metadata, seconds=seconds, warmup=warmup, channels=channels,
-    ).result()  # fmt: skip
 
 
 def wrk_available() -> bool:
@@ -267,72 +168,6 @@ async def _closed_loop(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def _open_loop(
-    call: Callable[[], Awaitable[object]],
-    is_ok: Callable[[object], bool],
-    window: _Window,
-    rate: float,
-    max_in_flight: int,
-    timeout: float,
-) -> None:
-    in_flight: set[asyncio.Task[None]] = set()
-    first = time.perf_counter()
-
-    async def one(scheduled: float) -> None:
-        try:
-            ok = is_ok(await call())
-        except Exception:
-            ok = False
-        if scheduled >= window.start:  # measured calls are those *scheduled* inside the window
-            if ok:
-                window.latencies.append(time.perf_counter() - scheduled)
-            else:
-                window.errors += 1
-
-    for i in range(math.ceil((window.end - first) * rate)):
-        scheduled = first + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if len(in_flight) >= max_in_flight:
-            window.dropped += scheduled >= window.start
-            continue
-        task = asyncio.create_task(one(scheduled))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    if in_flight:
-        await asyncio.wait(in_flight, timeout=timeout + 1)
-
-
-async def _grpc_main(args: argparse.Namespace) -> dict[str, float | None]:
-    import grpc
-
-    payload = Path(args.payload_file).read_bytes()
-    metadata = None
-    if args.metadata_file:
-        metadata = tuple((k, v) for k, v in json.loads(Path(args.metadata_file).read_text()))
-    # One TCP connection per channel (a local subchannel pool stops channels to one target from
-    # sharing one): a server of several SO_REUSEPORT processes only spreads load by connection.
-    options = [("grpc.use_local_subchannel_pool", 1)]
-    channels = [grpc.aio.insecure_channel(args.target, options=options) for _ in range(args.channels)]
-    try:
-        await asyncio.wait_for(asyncio.gather(*(ch.channel_ready() for ch in channels)), 20)
-        stubs = itertools.cycle([ch.unary_unary(args.method) for ch in channels])  # bytes in, bytes out
-
-        def call() -> Awaitable[object]:
-            return next(stubs)(payload, timeout=args.timeout, metadata=metadata)
-
-        window = _Window(args.warmup, args.seconds)
-        if args.rate:
-            await _open_loop(call, lambda _: True, window, args.rate, 4 * args.concurrency, args.timeout)
-            # Open loop: the rate is what was *achieved* (calls scheduled in the window that succeeded).
-            return window.figures()
-        await _closed_loop(call, lambda _: True, window, args.concurrency)
-        return window.figures()
-    finally:
-        await asyncio.gather(*(ch.close() for ch in channels))
-
-
 async def _http_main(args: argparse.Namespace) -> dict[str, float | None]:
     import httpx
 
@@ -352,25 +187,16 @@ async def _http_main(args: argparse.Namespace) -> dict[str, float | None]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.loaders")
     sub = parser.add_subparsers(dest="kind", required=True)
-    g = sub.add_parser("grpc")
-    g.add_argument("--target", required=True)
-    g.add_argument("--method", required=True)
-    g.add_argument("--payload-file", required=True)
-    g.add_argument("--rate", type=float, default=0.0)
-    g.add_argument("--metadata-file", help='JSON [["key", "value"], ...] sent with every call')
-    g.add_argument("--channels", type=int, default=1, help="connections, used round-robin")
     h = sub.add_parser("http")
     h.add_argument("--url", required=True)
     h.add_argument("--body-file", required=True)
     h.add_argument("--header", action="append", default=[])
-    for p in (g, h):
-        p.add_argument("--seconds", type=float, default=5.0)
-        p.add_argument("--warmup", type=float, default=1.0)
-        p.add_argument("--concurrency", type=int, default=64)
-        p.add_argument("--timeout", type=float, default=5.0)
+    h.add_argument("--seconds", type=float, default=5.0)
+    h.add_argument("--warmup", type=float, default=1.0)
+    h.add_argument("--concurrency", type=int, default=64)
+    h.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
-    runner = _grpc_main if args.kind == "grpc" else _http_main
-    print(json.dumps(asyncio.run(runner(args))), flush=True)
+    print(json.dumps(asyncio.run(_http_main(args))), flush=True)
 
 
 if __name__ == "__main__":

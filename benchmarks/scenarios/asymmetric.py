@@ -16,64 +16,22 @@ Run alone: ``python -m benchmarks --only asym``.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
-import time
-from concurrent.futures import ProcessPoolExecutor
 
-from benchmarks.harness import (
-    BenchToken,
-    Context,
-    Result,
-    free_port,
-    scenario,
-    wait_for_port,
-)
+from benchmarks.engine import GrpcLoad, raw_row
+from benchmarks.harness import Context, Result, free_port, scenario, wait_for_port
 
 SIGNERS = {
     "rsa2048": ("RSA_2048", "RSASSA_PSS_SHA_256"),
     "p256": ("EC_P256", "ECDSA_SHA_256"),
 }
-DIGEST = bytes(range(32))  # a SHA-256-sized digest (content is irrelevant)
 CONCURRENCY = 32
 
 
-# -- raw PKCS#11 --------------------------------------------------------------------------------
-def _raw_sign(token: BenchToken, kind: str, seconds: float, warmup: float) -> tuple[int, float]:
-    os.environ["SOFTHSM2_CONF"] = str(token.conf)
-    import pkcs11
-    from pkcs11 import MGF, Attribute, KeyType, Mechanism
-    from pkcs11.util.ec import encode_named_curve_parameters
-
-    lib = pkcs11.lib(token.module)
-    with lib.get_token(token_label=token.label).open(user_pin=token.pin, rw=True) as session:
-        private = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
-        if kind == "rsa2048":
-            _, key = session.generate_keypair(KeyType.RSA, 2048, store=False, private_template=private)
-            mech, param = Mechanism.RSA_PKCS_PSS, (Mechanism.SHA256, MGF.SHA256, 32)
-        else:
-            params = {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}
-            _, key = session.generate_keypair(
-                KeyType.EC, None, store=False, public_template=params, private_template=private
-            )
-            mech, param = Mechanism.ECDSA, None
-        end = time.perf_counter() + warmup
-        while time.perf_counter() < end:
-            key.sign(DIGEST, mechanism=mech, mechanism_param=param)
-        ops, start = 0, time.perf_counter()
-        end = start + seconds
-        while (now := time.perf_counter()) < end:
-            for _ in range(16):
-                key.sign(DIGEST, mechanism=mech, mechanism_param=param)
-            ops += 16
-        return ops, now - start
-
-
+# -- raw PKCS#11 (the engine's bench p11 cell) --------------------------------------------------
 def _raw(ctx: Context, kind: str) -> Result:
-    token = ctx.token()
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        ops, secs = pool.submit(_raw_sign, token, kind, ctx.seconds, ctx.warmup).result(timeout=ctx.seconds + 120)
-    return Result(rate=ops / secs, unit="sig/s", ops=ops, seconds=secs, notes="python-pkcs11 -> SoftHSM2, 1 thread")
+    mechanism = {"rsa2048": "rsa-pss:2048", "p256": "ecdsa:p256"}[kind]
+    return raw_row(ctx, mechanism, unit="sig/s", notes="python-pkcs11 -> SoftHSM2, 1 thread")
 
 
 @scenario("asym.raw_sign_rsa2048", "raw PKCS#11 RSA-2048 PSS sign, 1 process")
@@ -111,31 +69,20 @@ def _gateway(ctx: Context) -> tuple[str, str]:
 
 
 def _through_gateway(ctx: Context, kind: str) -> Result:
+    from gateway.bench.gw.ops import Endpoint
+    from gateway.bench.gw.runner import GwSettings
+    from gateway.bench.gw.setup import make_keys
+
     target, token = _gateway(ctx)
-    spec, algorithm = SIGNERS[kind]
-    argv = [
-        ctx.python, "-m", "benchmarks.scenarios.asym_loader", "--target", target, "--token", token,
-        "--spec", spec, "--algorithm", algorithm, "--seconds", str(ctx.seconds), "--warmup", str(ctx.warmup),
-        "--concurrency", str(CONCURRENCY),
-    ]  # fmt: skip
-    proc = ctx.spawn("asym-load", argv)
-    if proc.wait(ctx.seconds + ctx.warmup + 180) != 0:
-        raise RuntimeError(f"sign loader failed\n{proc.log_tail()}")
-    fig = json.loads(proc.stdout_text().splitlines()[-1])
+    spec = SIGNERS[kind][0]
+    # key_id given: the engine makes only the signing key pair (and reads its public key for --verify)
+    fx, _ = make_keys(GwSettings(operations=["sign"], sign_spec=spec, key_id="-"), Endpoint(target, None, None, token))
+    result = GrpcLoad.open(ctx, target, token).row("sign", fx, unit="sig/s", concurrency=CONCURRENCY, connections=1)
     raw = ctx.results.get(f"asym.raw_sign_{kind}")
-    notes = f"gRPC Sign DIGEST, {CONCURRENCY} in flight, --workers 1"
+    result.notes = f"gRPC Sign DIGEST, {CONCURRENCY} in flight, --workers 1, engine loader"
     if raw is not None and raw.rate:
-        notes += f", {fig['rate'] / raw.rate:.2f}x raw"
-    return Result(
-        rate=fig["rate"],
-        unit="sig/s",
-        ops=int(fig["ops"]),
-        seconds=fig["seconds"],
-        p50_ms=fig["p50_ms"],
-        p99_ms=fig["p99_ms"],
-        errors=int(fig["errors"]),
-        notes=notes,
-    )
+        result.notes += f", {result.rate / raw.rate:.2f}x raw"
+    return result
 
 
 @scenario("asym.gateway_sign_rsa2048", "gateway gRPC Sign RSA-2048 PSS, 32 in flight")

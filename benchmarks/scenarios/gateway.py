@@ -11,6 +11,8 @@ Rows without a suffix run ``--workers 2`` (the gateway's default here: one proce
 generator. Loads: gRPC unary at 64 calls in flight over 8 connections (as ``grpc.echo``), open loop
 at 500 req/s (as ``grpc.echo_500rps``), REST with ``wrk -t2 -c16`` (as the moto peer), batches of
 1000 with 8 calls in flight, one connection each (SO_REUSEPORT spreads connections, not calls).
+Every gRPC load is the packaged engine's (``gateway.bench``, as ``kmsgw bench gateway``), in its
+own process, as for the echo rows, so the ratios compare one loader with itself.
 The profile rows sample a ``--workers 1`` gateway under load with py-spy and perf.
 """
 
@@ -24,10 +26,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
+from benchmarks.engine import GrpcLoad, to_result
 from benchmarks.harness import (
     LOOPBACK,
     Context,
@@ -38,9 +41,9 @@ from benchmarks.harness import (
     rss_kib,
     scenario,
 )
-from benchmarks.loaders import grpc_unary_load, http_post_load, start_grpc_load
+from benchmarks.loaders import WRK_DIR, wrk_available, wrk_load
+from gateway.bench.gw.ops import Fixture
 
-SERVICE = "/kms.v1.KeyManagementService"
 PROJECT_ID = "bench"
 TOKEN_TTL_S = 12 * 3600  # outlives a long soak; the data dir (and the token) is deleted after the run
 UNARY_CONCURRENCY = 64  # as grpc.echo
@@ -60,7 +63,6 @@ class _Setup:
     token: str
     token_file: Path
     key_id: str
-    cipher_text: bytes  # one data key sealed under key_id, for the DecryptDataKey rows
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,14 @@ class GatewayEndpoints:
     workers: int
     token: str  # bearer token for project PROJECT_ID
     token_file: Path
-    cipher_text: bytes
 
     @property
-    def metadata(self) -> list[tuple[str, str]]:
-        return [("x-auth-token", self.token)]
+    def fixture(self) -> Fixture:
+        return Fixture(key_id=self.key_id)
+
+    def load(self, ctx: Context) -> GrpcLoad:
+        """Engine loaders aimed at this gateway (its /metrics too), stopped with the scenario."""
+        return GrpcLoad.open(ctx, self.grpc_target, self.token, self.rest_url)
 
     def worker_pids(self) -> list[int]:
         """The processes that serve: the parent with ``--workers 1``, else its spawned workers."""
@@ -167,15 +172,15 @@ def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS) -> GatewayEndpoi
     proc = ctx.spawn(f"kmsgw-w{workers}", argv, env=env)
     grpc_port, rest_port = _wait_serving(proc)
     target = f"{LOOPBACK}:{grpc_port}"
-    if setup is None:
-        out = _run_child(
-            ctx, "kmsgw-setup",
-            [ctx.python, "-m", "benchmarks.gateway_client", "setup", "--target", target,
-             "--token-file", str(token_file)],
-            timeout=120,
-        )  # fmt: skip
-        made = json.loads(out.splitlines()[-1])
-        setup = _Setup(data_dir, token, token_file, made["key_id"], bytes.fromhex(made["cipher_text"]))
+    if setup is None:  # one AES-256 master key for the run, made by the engine over gRPC
+        from gateway.bench.gw.ops import Endpoint
+        from gateway.bench.gw.runner import GwSettings
+        from gateway.bench.gw.setup import make_keys
+
+        fx, _ = make_keys(
+            GwSettings(endpoint=Endpoint(target, None, PROJECT_ID, token)), Endpoint(target, None, None, token)
+        )
+        setup = _Setup(data_dir, token, token_file, fx.key_id)
         ctx.state["gateway.setup"] = setup
     assert isinstance(setup, _Setup)
     return GatewayEndpoints(
@@ -186,25 +191,7 @@ def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS) -> GatewayEndpoi
         workers=workers,
         token=token,
         token_file=token_file,
-        cipher_text=setup.cipher_text,
     )
-
-
-def _pb() -> ModuleType:
-    from gateway.grpc_api.gen.kms.v1 import kms_pb2
-
-    return kms_pb2
-
-
-def _create_request(gw: GatewayEndpoints) -> bytes:
-    return _pb().CreateDataKeyRequest(key_id=gw.key_id).SerializeToString()
-
-
-def _decrypt_request(gw: GatewayEndpoints) -> bytes:
-    pb = _pb()
-    return pb.DecryptDataKeyRequest(
-        key_id=gw.key_id, cipher_text=gw.cipher_text, datakey_cipher_length=32
-    ).SerializeToString()
 
 
 def _finish(gw: GatewayEndpoints, result: Result) -> Result:
@@ -220,22 +207,20 @@ def _finish(gw: GatewayEndpoints, result: Result) -> Result:
 # Unary gRPC
 
 
-def _unary_create(ctx: Context, workers: int) -> Result:
+def _unary(ctx: Context, workers: int, operation: str) -> Result:
+    """``create_datakey`` / ``decrypt_datakey`` (one data key made at set-up, replayed) at 64 in flight."""
     gw = start_gateway(ctx, workers)
-    result = grpc_unary_load(
-        ctx, gw.grpc_target, f"{SERVICE}/CreateDataKey", _create_request(gw),
-        concurrency=UNARY_CONCURRENCY, metadata=gw.metadata, channels=CHANNELS,
-    )  # fmt: skip
+    load = gw.load(ctx)
+    result = load.row(operation, gw.fixture, concurrency=UNARY_CONCURRENCY, connections=CHANNELS)
     return _finish(gw, result)
+
+
+def _unary_create(ctx: Context, workers: int) -> Result:
+    return _unary(ctx, workers, "create_datakey")
 
 
 def _unary_decrypt(ctx: Context, workers: int) -> Result:
-    gw = start_gateway(ctx, workers)
-    result = grpc_unary_load(
-        ctx, gw.grpc_target, f"{SERVICE}/DecryptDataKey", _decrypt_request(gw),
-        concurrency=UNARY_CONCURRENCY, metadata=gw.metadata, channels=CHANNELS,
-    )  # fmt: skip
-    return _finish(gw, result)
+    return _unary(ctx, workers, "decrypt_datakey")
 
 
 @scenario("gateway.grpc_create_datakey", "gateway gRPC CreateDataKey, unary, 64 in flight, 2 workers")
@@ -267,36 +252,28 @@ def grpc_decrypt_datakey_w1(ctx: Context) -> Result:
 
 
 def _batch(ctx: Context, workers: int) -> Result:
+    """Three back-to-back engine windows: pairs (create then decrypt those keys, checked equal), then
+    BatchCreateDataKey alone, then BatchDecryptDataKey of one batch replayed."""
     gw = start_gateway(ctx, workers)
-    argv = [
-        ctx.python, "-m", "benchmarks.gateway_client", "batch", "--target", gw.grpc_target,
-        "--token-file", str(gw.token_file), "--key-id", gw.key_id, "--count", str(BATCH_COUNT),
-        "--concurrency", str(BATCH_CONCURRENCY), "--seconds", str(ctx.seconds), "--warmup", str(ctx.warmup),
-    ]  # fmt: skip
-    budget = 2 * (ctx.seconds + 3 * ctx.warmup) + 120
-    fig = json.loads(_run_child(ctx, "batch-load", argv, budget).splitlines()[-1])
-    pairs, create, decrypt = fig["pairs"], fig["create"], fig["decrypt"]
-    result = Result(
-        rate=pairs["rate"],
-        unit="pairs/s",
-        ops=int(pairs["ops"]),
-        seconds=pairs["seconds"],
-        p50_ms=pairs["p50_ms"],
-        p99_ms=pairs["p99_ms"],
-        errors=int(pairs["errors"] + create["errors"] + decrypt["errors"]),
-        notes=(
-            f"pair = a data key made by BatchCreateDataKey(count={BATCH_COUNT}) and then opened by "
-            f"BatchDecryptDataKey of that batch (2 AES-GCM ops in the token), checked equal; "
-            f"{BATCH_CONCURRENCY} create+decrypt rounds in flight; p50/p99 per round of {BATCH_COUNT}; "
-            f"alone: create {create['rate']:,.0f} keys/s, decrypt {decrypt['rate']:,.0f} keys/s"
-        ),
-        extra={
-            "BatchCreateDataKey alone, keys/s": create["rate"],
-            "BatchCreateDataKey alone, p99 ms per call": create["p99_ms"] or 0.0,
-            "BatchDecryptDataKey alone, keys/s": decrypt["rate"],
-            "BatchDecryptDataKey alone, p99 ms per call": decrypt["p99_ms"] or 0.0,
-        },
+    load = gw.load(ctx)
+    kw = {"batch": BATCH_COUNT, "concurrency": BATCH_CONCURRENCY, "connections": BATCH_CONCURRENCY, "timeout": 60.0}
+    pairs = load.figures("datakey_pair", gw.fixture, **kw)
+    create = to_result(load.figures("create_datakey", gw.fixture, **kw), "keys/s", "")
+    decrypt = to_result(load.figures("decrypt_datakey", gw.fixture, **kw), "keys/s", "")
+    result = to_result(pairs, "pairs/s", "")
+    result.errors += create.errors + decrypt.errors
+    result.notes = (
+        f"pair = a data key made by BatchCreateDataKey(count={BATCH_COUNT}) and then opened by "
+        f"BatchDecryptDataKey of that batch (2 AES-GCM ops in the token), checked equal; "
+        f"{BATCH_CONCURRENCY} create+decrypt rounds in flight; p50/p99 per round of {BATCH_COUNT}; "
+        f"alone: create {create.rate:,.0f} keys/s, decrypt {decrypt.rate:,.0f} keys/s; engine loader"
     )
+    result.extra = {
+        "BatchCreateDataKey alone, keys/s": create.rate,
+        "BatchCreateDataKey alone, p99 ms per call": create.p99_ms or 0.0,
+        "BatchDecryptDataKey alone, keys/s": decrypt.rate,
+        "BatchDecryptDataKey alone, p99 ms per call": decrypt.p99_ms or 0.0,
+    }
     return _finish(gw, result)
 
 
@@ -323,10 +300,29 @@ def _rest(ctx: Context, workers: int) -> Result:
     body = json.dumps({"key_id": gw.key_id, "datakey_length": "256"}).encode()
     headers = {"X-Auth-Token": gw.token}
     _probe_rest(url, body, headers)
-    # wrk takes headers in argv: the bearer token is visible to `ps` for the run. Acceptable for a
-    # throwaway token of a throwaway data dir on loopback, deleted when the run ends.
-    result = http_post_load(ctx, url, body, headers)
+    if wrk_available():
+        # wrk takes headers in argv: the bearer token is visible to `ps` for the run. Acceptable for a
+        # throwaway token of a throwaway data dir on loopback, deleted when the run ends.
+        result = wrk_load(
+            ctx, url, WRK_DIR / "post_json.lua", [body.decode(), *(f"{k}: {v}" for k, v in headers.items())]
+        )
+    else:  # the engine's REST driver, closed loop at wrk's 16 connections
+        result = _engine_rest(ctx, gw)
     return _finish(gw, result)
+
+
+def _engine_rest(ctx: Context, gw: GatewayEndpoints) -> Result:
+    from gateway.bench.gw.ops import Endpoint
+    from gateway.bench.gw.runner import GwSettings, Loaders, Plan, measure
+
+    loaders = Loaders(1)
+    ctx.on_exit(loaders.close)
+    ep = Endpoint(gw.grpc_target, gw.rest_url, PROJECT_ID, gw.token)
+    s = GwSettings(endpoint=ep, duration=ctx.seconds, warmup=ctx.warmup, connections=16)
+    fig = measure(s, loaders, ep, gw.fixture, Plan("rest", "create_datakey", "closed", 32, 16))
+    if "failed" in fig:
+        raise RuntimeError(fig["failed"])
+    return to_result(fig, "req/s", "engine REST loader (no wrk), 16 connections")
 
 
 def _probe_rest(url: str, body: bytes, headers: dict[str, str]) -> None:
@@ -361,10 +357,7 @@ def rest_create_datakey_w1(ctx: Context) -> Result:
 
 def _open_loop(ctx: Context, workers: int) -> Result:
     gw = start_gateway(ctx, workers)
-    result = grpc_unary_load(
-        ctx, gw.grpc_target, f"{SERVICE}/CreateDataKey", _create_request(gw),
-        rate=OPEN_LOOP_RATE, metadata=gw.metadata, channels=CHANNELS,
-    )  # fmt: skip
+    result = gw.load(ctx).row("create_datakey", gw.fixture, rate=OPEN_LOOP_RATE, connections=CHANNELS)
     handler = _histogram_quantiles(gw, "kmsgw_request_seconds", 'op="create_datakey",transport="grpc"')
     hsm = _histogram_quantiles(gw, "kmsgw_hsm_op_seconds", 'op="generate_data_keys"')
     if handler and hsm:
@@ -438,22 +431,22 @@ def soak_rss(ctx: Context) -> Result:
     gw = start_gateway(ctx, DEFAULT_WORKERS)
     soak = ctx.soak_seconds
     warmup = min(30.0, max(5.0, soak * 0.1))  # allocator arenas and caches settle before the baseline
-    load = start_grpc_load(
-        ctx, gw.grpc_target, f"{SERVICE}/CreateDataKey", _create_request(gw),
-        concurrency=SOAK_CONCURRENCY, metadata=gw.metadata, seconds=soak, warmup=warmup, channels=CHANNELS,
-    )  # fmt: skip
+    wait = gw.load(ctx).start("create_datakey", gw.fixture, concurrency=SOAK_CONCURRENCY, connections=CHANNELS,
+                              seconds=soak, warmup=warmup)  # fmt: skip
     started = time.monotonic()
     interval = max(1.0, soak / 120)
     samples: list[tuple[float, int]] = []  # (seconds into the measured window, KiB)
     pids_seen: set[int] = set()
-    while load.proc.running():
+    while time.monotonic() - started < warmup + soak + 0.5:
         elapsed = time.monotonic() - started - warmup
         pids = gw.worker_pids()
         pids_seen.update(pids)
         if 0 <= elapsed <= soak:
             samples.append((elapsed, _rss_sum(pids)))
         time.sleep(interval)
-    result = load.result()
+    result = to_result(
+        wait(), "req/s", f"engine grpc.aio loader, {SOAK_CONCURRENCY} in flight over {CHANNELS} connections"
+    )
     if len(samples) < 3:
         raise RuntimeError(f"too few RSS samples ({len(samples)}) during the soak")
     base, end = samples[0][1], samples[-1][1]
@@ -554,13 +547,13 @@ def profile_create_datakey(ctx: Context) -> Result:
     gw = start_gateway(ctx, 1)
     window = _profile_window(ctx)
     warmup = ctx.warmup + 0.5
-    load = start_grpc_load(
-        ctx, gw.grpc_target, f"{SERVICE}/CreateDataKey", _create_request(gw),
-        concurrency=UNARY_CONCURRENCY, metadata=gw.metadata, channels=CHANNELS, seconds=2 * window + 2, warmup=warmup,
-    )  # fmt: skip
-    time.sleep(warmup)
+    wait = gw.load(ctx).start("create_datakey", gw.fixture, concurrency=UNARY_CONCURRENCY, connections=CHANNELS,
+                              seconds=2 * window + 2, warmup=warmup)  # fmt: skip
+    time.sleep(warmup + 0.5)
     details, figures = _profile(ctx, gw, f"unary CreateDataKey at {UNARY_CONCURRENCY} in flight")
-    result = load.result()
+    result = to_result(
+        wait(), "req/s", f"engine grpc.aio loader, {UNARY_CONCURRENCY} in flight over {CHANNELS} connections"
+    )
     result.notes += "; rate under py-spy and perf sampling, not a headline figure"
     result.details = details
     result.extra.update(figures)
@@ -574,22 +567,14 @@ def profile_batch_pairs(ctx: Context) -> Result:
     gw = start_gateway(ctx, 1)
     window = _profile_window(ctx)
     warmup = ctx.warmup + 0.5
-    argv = [
-        ctx.python, "-m", "benchmarks.gateway_client", "batch", "--target", gw.grpc_target,
-        "--token-file", str(gw.token_file), "--key-id", gw.key_id, "--count", str(BATCH_COUNT),
-        "--concurrency", str(BATCH_CONCURRENCY), "--seconds", str(2 * window + 2), "--warmup", str(warmup),
-        "--phases", "pairs",
-    ]  # fmt: skip
-    load = ctx.spawn("batch-load", argv)
-    time.sleep(warmup)
-    details, figures = _profile(ctx, gw, f"batched pairs, {BATCH_CONCURRENCY} rounds of {BATCH_COUNT} in flight")
-    if load.wait(2 * window + 120) != 0:
-        raise RuntimeError(f"batch loader failed\n{load.log_tail()}")
-    pairs = json.loads(load.stdout_text().splitlines()[-1])["pairs"]
-    result = Result(
-        rate=pairs["rate"], unit="pairs/s", ops=int(pairs["ops"]), seconds=pairs["seconds"],
-        p50_ms=pairs["p50_ms"], p99_ms=pairs["p99_ms"], errors=int(pairs["errors"]),
-        notes="as gateway.grpc_batch_pairs_w1; rate under py-spy and perf sampling, not a headline figure",
-        details=details, extra=figures,
-    )  # fmt: skip
+    load = gw.load(ctx)
+    fx = gw.fixture
+    with ThreadPoolExecutor(1) as pool:  # the load runs while this thread samples the server
+        kw = {"batch": BATCH_COUNT, "concurrency": BATCH_CONCURRENCY, "connections": BATCH_CONCURRENCY}
+        pairs = pool.submit(load.figures, "datakey_pair", fx, seconds=2 * window + 2, warmup=warmup, timeout=60.0, **kw)
+        time.sleep(warmup + 0.5)
+        details, figures = _profile(ctx, gw, f"batched pairs, {BATCH_CONCURRENCY} rounds of {BATCH_COUNT} in flight")
+        result = to_result(pairs.result(), "pairs/s", "as gateway.grpc_batch_pairs_w1; rate under py-spy and perf "
+                           "sampling, not a headline figure")  # fmt: skip
+    result.details, result.extra = details, figures
     return _finish(gw, result)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 OPERATIONS = ("create_datakey", "decrypt_datakey", "encrypt_data", "decrypt_data", "sign", "datakey_pair")
+# Not a KMS operation: one unary gRPC call of ``Fixture.raw_method`` with payload bytes, for transport
+# ceilings (a no-work echo server) measured by the very same loader as the gateway's rows.
+RAW_UNARY = "raw_unary"
 DEFAULT_OPERATIONS = ("create_datakey", "decrypt_datakey", "encrypt_data", "decrypt_data", "sign")
 BATCHABLE = frozenset({"create_datakey", "decrypt_datakey", "datakey_pair"})  # the batch RPCs carry data keys
 USES_PAYLOAD = frozenset({"encrypt_data", "decrypt_data"})
@@ -48,3 +51,4 @@ class Fixture:
     sign_key_id: str = ""
     sign_spec: str = "EC_P256"
     public_key_der: bytes = b""  # of the signing key, to check every signature with --verify
+    raw_method: str = ""  # RAW_UNARY: "/package.Service/Method"

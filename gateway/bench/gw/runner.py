@@ -119,6 +119,11 @@ class Loaders:
             out.append(value)
         return out
 
+    def start(self, specs: Sequence[LoadSpec]) -> None:
+        """Hand each loader its share; :meth:`collect` gathers the figures once the window is over."""
+        for conn, spec in zip(self.conns, specs, strict=False):
+            conn.send(("run", spec))
+
     def close(self) -> None:
         for conn, proc in zip(self.conns, self.procs, strict=True):
             if proc.is_alive():
@@ -131,41 +136,59 @@ class Loaders:
                 proc.terminate()
 
 
-def _measure(s: GwSettings, loaders: Loaders, ep: Endpoint, fx: Fixture, plan: Plan) -> dict[str, Any]:
-    """One repeat of one cell: the loaders' figures summed, the /metrics split."""
+def load_specs(s: GwSettings, ep: Endpoint, fx: Fixture, plan: Plan, warm: int, start: int, end: int) -> list[LoadSpec]:
+    """The plan split over the loader processes (concurrency or rate shared out, connections capped)."""
     n = min(s.client_processes, plan.concurrency) if plan.mode != "open" else s.client_processes
-    now = time.monotonic_ns()
-    warm = now + int(LEAD_S * 1e9)
-    start = warm + int(s.warmup * 1e9)
-    end = start + int(s.duration * 1e9)
+    specs = []
     for i in range(n):
         share = plan.concurrency // n + (1 if i < plan.concurrency % n else 0)
-        spec = LoadSpec(
+        specs.append(LoadSpec(
             ep, plan.transport, plan.operation, fx, plan.payload, plan.batch,
             share if plan.mode != "open" else max(1, s.max_in_flight // n), plan.rate / n if plan.rate else 0.0,
             max(1, min(share, s.connections)) if plan.mode != "open" else max(1, s.connections // n),
             s.verify, s.timeout, warm, start, end,
-        )  # fmt: skip
-        loaders.conns[i].send(("run", spec))
-    time.sleep(max(0.0, (start - time.monotonic_ns()) / 1e9))
-    before = metrics.scrape(ep.rest_url)
-    time.sleep(max(0.0, (end - time.monotonic_ns()) / 1e9))
-    after = metrics.scrape(ep.rest_url)
-    figs = loaders.collect(range(n), LEAD_S + s.warmup + s.duration + s.timeout + 120)
+        ))  # fmt: skip
+    return specs
+
+
+def window(s: GwSettings) -> tuple[int, int, int]:
+    """(warm-up start, window start, window end) in time.monotonic_ns(), from now."""
+    warm = time.monotonic_ns() + int(LEAD_S * 1e9)
+    start = warm + int(s.warmup * 1e9)
+    return warm, start, start + int(s.duration * 1e9)
+
+
+def combine(figs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The loaders' figures of one window as one: rate, merged histogram, errors, client cores."""
     failed = next((f["failed"] for f in figs if "failed" in f), None)
     if failed:
         return {"failed": failed}
     hist = merged(f["histogram"] for f in figs)
-    client_ms = hist.total_ns / hist.count / 1e6 if hist.count else None
+    seconds = max(f["seconds"] for f in figs)
     return {
-        "rate": sum(f["items"] for f in figs) / max(f["seconds"] for f in figs),
+        "rate": sum(f["items"] for f in figs) / seconds,
         "hist": hist,
         "errors": result.merge_errors(f["errors"] for f in figs),
-        "cores": sum(f["cpu_s"] for f in figs) / max(f["seconds"] for f in figs),
+        "cores": sum(f["cpu_s"] for f in figs) / seconds,
         "dropped": sum(f["dropped"] for f in figs),
-        "split": metrics.split(before, after, plan.transport, client_ms),
-        "loaders": n,
+        "loaders": len(figs),
+        "split": None,
     }
+
+
+def measure(s: GwSettings, loaders: Loaders, ep: Endpoint, fx: Fixture, plan: Plan) -> dict[str, Any]:
+    """One repeat of one cell: the loaders' figures combined, and the /metrics split of the window."""
+    warm, start, end = window(s)
+    specs = load_specs(s, ep, fx, plan, warm, start, end)
+    loaders.start(specs)
+    time.sleep(max(0.0, (start - time.monotonic_ns()) / 1e9))
+    before = metrics.scrape(ep.rest_url)
+    time.sleep(max(0.0, (end - time.monotonic_ns()) / 1e9))
+    after = metrics.scrape(ep.rest_url)
+    out = combine(loaders.collect(range(len(specs)), LEAD_S + s.warmup + s.duration + s.timeout + 120))
+    if "failed" not in out and out["hist"].count:
+        out["split"] = metrics.split(before, after, plan.transport, out["hist"].total_ns / out["hist"].count / 1e6)
+    return out
 
 
 def _fields(plan: Plan, workers: int | None, sign_spec: str) -> tuple[str, dict[str, Any]]:
@@ -226,7 +249,7 @@ def _sweep(
         reps: dict[Plan, list[dict[str, Any]]] = {p: [] for p in todo}
         for _ in range(s.repeat):
             for plan in todo:
-                reps[plan].append(_measure(s, loaders, ep, fx, plan))
+                reps[plan].append(measure(s, loaders, ep, fx, plan))
                 tick(f"{plan.transport} {plan.operation} {plan.mode} c{plan.concurrency}")
         cells += [_cell(p, workers, s.sign_spec, reps[p], cores) for p in todo]
     finally:

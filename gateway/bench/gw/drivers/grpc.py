@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from gateway.bench.gw.drivers.base import DIGEST, Call, CallError, Driver, WrongAnswer, check_signature
-from gateway.bench.gw.ops import DATAKEY_BYTES, SIGN_SPECS, Fixture
+from gateway.bench.gw.ops import DATAKEY_BYTES, RAW_UNARY, SIGN_SPECS, Fixture
 
 SERVICE = "/kms.v1.KeyManagementService/"
 
@@ -72,6 +72,8 @@ class GrpcDriver(Driver):
         decrypt = self._method("DecryptDataKey", pb.DecryptDataKeyRequest, pb.DecryptDataKeyResponse)
         if batch:
             return await self._batch(operation, fx, batch, verify)
+        if operation == RAW_UNARY:
+            return self._raw(fx.raw_method, os.urandom(payload))
         if operation == "create_datakey":
             request = pb.CreateDataKeyRequest(key_id=fx.key_id)
 
@@ -134,6 +136,19 @@ class GrpcDriver(Driver):
             return 1
 
         return decrypt_one
+
+    def _raw(self, method: str, payload: bytes) -> Call:
+        stubs = itertools.cycle([ch.unary_unary(method) for ch in self.channels])  # bytes in, bytes out
+        metadata, timeout, rpc_error = self.metadata, self.timeout, self.grpc.RpcError
+
+        async def call() -> int:
+            try:
+                await next(stubs)(payload, metadata=metadata, timeout=timeout)
+            except rpc_error as exc:
+                raise _error(exc) from None
+            return 1
+
+        return call
 
     def _sign(self, fx: Fixture, verify: bool) -> Call:
         pb = self.pb
