@@ -89,3 +89,57 @@ def test_pin_files_others_can_read_and_bad_options_are_usage_errors(softhsm: Tok
     assert r.returncode == 2 and "--pin-file" in r.stderr
     r = kmsgw(*base, "--pin-file", str(softhsm.pin_file), "--concurrency", "0", *SHORT, env=softhsm.env())
     assert r.returncode == 2 and "--concurrency" in r.stderr
+
+
+STRESS = """
+import os, sys, threading, time
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.mechanisms import GCMParams
+from gateway.bench.p11.module import open_library
+
+opened = open_library(sys.argv[1], "threads")
+assert opened.locking == "os", opened.locking
+token = opened.lib.get_token(token_label=sys.argv[2])
+first = token.open(user_pin=open(sys.argv[3]).read().strip(), rw=True)
+first.generate_key(KeyType.AES, 256, label="stress", store=False)
+errors, counts = [], [0] * 8
+
+def run(i):
+    try:
+        with token.open(rw=True) as s:
+            key = s.get_key(label="stress", key_type=KeyType.AES, object_class=ObjectClass.SECRET_KEY)
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end:
+                key.encrypt(b"x" * 32, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(os.urandom(12), b"", 128))
+                s.generate_random(256)
+                list(s.get_objects({Attribute.LABEL: "stress"}))
+                counts[i] += 1
+    except Exception as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+first.close()
+print(sum(counts), errors)
+assert not errors and all(counts), (counts, errors)
+"""
+
+
+def test_os_locking_holds_under_eight_threads(softhsm: Token) -> None:
+    """The threads model's premise: with CKF_OS_LOCKING_OK, eight threads calling at once (encrypt,
+    random, object search) neither crash SoftHSM2 nor get errors (with C_Initialize(NULL) they crash)."""
+    import subprocess
+    import sys
+
+    from tests.bench.conftest import REPO
+
+    r = subprocess.run(
+        [sys.executable, "-c", STRESS, softhsm.module, softhsm.label, str(softhsm.pin_file)],
+        env=softhsm.env(), cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split()[0] != "0"
