@@ -63,6 +63,7 @@ def test_running_gateway_with_raw_from_its_data_dir(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert "scheduled for deletion" in r.stderr  # the key the run made on a gateway it did not start
         _check_gateway_cells(load(out), {"grpc", "rest"})
+        assert token not in out.read_text() and token not in r.stdout + r.stderr
         os.chmod(token_file, 0o644)
         r = kmsgw("bench", "gateway", "--target", gw.grpc_target, "--token-file", str(token_file), *SHORT)
         assert r.returncode == 2 and "token" in r.stderr and "Traceback" not in r.stderr

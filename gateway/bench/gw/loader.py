@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
 
 def loader_main(conn: Connection) -> None:
     """Entry point of a spawned loader process: run one load per command until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator stops it (Ctrl-C reaches the whole group)
     conn.send(("ok", None))
     while True:
         try:

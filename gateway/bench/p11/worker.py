@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 import traceback
 from collections import Counter
@@ -191,7 +192,12 @@ def _open(spec: OpenSpec, setup_lock: Any) -> tuple[list[Worker], Any, Any, str]
 
 
 def host_main(conn: Connection, spec: OpenSpec, setup_lock: Any) -> None:
-    """Entry point of a spawned worker process: answer commands until "quit" or a closed pipe."""
+    """Entry point of a spawned worker process: answer commands until "quit" or a closed pipe.
+
+    Ctrl-C reaches the whole process group: the worker ignores it, so the coordinator's "quit"
+    still finds it alive to destroy what it made.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         workers, lib, token, locking = _open(spec, setup_lock)
     except Exception as exc:
