@@ -11,6 +11,7 @@ from gateway.app.first_start import ensure_own_keys
 from gateway.app.store_wiring import open_store
 from gateway.audit.key import open_audit_log
 from gateway.audit.trail import AuditLog
+from gateway.core import operations
 from gateway.core.auth import Authenticator
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.dialects import Dialect, get_dialect
@@ -85,6 +86,9 @@ class Runtime:
     @functools.cached_property
     def services(self) -> Services:
         """What every transport is handed: the core, the gate, the audit sink, metrics, health."""
+        counts = metrics.PrometheusMetrics()
+        counts.declare_requests([op.name for op in operations.CATALOG], ("rest", "grpc"))
+        counts.declare_requests([operations.UNKNOWN.name], ("rest",))  # an unknown REST path
         return Services(
             kms=self.kms,
             auth=self.auth,
@@ -92,7 +96,7 @@ class Runtime:
             dialect=self.dialect,
             gate=self.gate,
             audit=self.audit,
-            metrics=metrics.PrometheusMetrics(),
+            metrics=counts,
             health=lambda: self.executor.healthy,
             metrics_text=metrics.render,  # all workers' samples when multi-process
         )

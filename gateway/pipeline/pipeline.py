@@ -124,7 +124,11 @@ class Pipeline:
     def refuse(self, ep: Endpoint, exchange: Exchange, exc: KmsError) -> Failure:
         """Answer a request refused before it reached an operation (e.g. an unknown path):
         audited and counted like any failure, unauthenticated, nothing decoded."""
-        return self._fail(ep, exchange, exc, _AUTHENTICATING, None, None)
+        start = time.perf_counter()
+        try:
+            return self._fail(ep, exchange, exc, _AUTHENTICATING, None, None)
+        finally:
+            self._metrics.request_seconds(ep.name, self.transport, time.perf_counter() - start)
 
     # -- the error path ------------------------------------------------------------------------
     def _fail(

@@ -6,6 +6,7 @@ the module-level metrics are what it records into.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -53,9 +54,20 @@ class PrometheusMetrics:
         by_op = self._request_children.get(transport)
         child = by_op.get(op) if by_op is not None else None
         if child is None:
-            child = REQUEST_SECONDS.labels(op, transport)
-            self._request_children.setdefault(transport, {})[op] = child
+            child = self._request_child(op, transport)
         child.observe(seconds)
+
+    def declare_requests(self, ops: Iterable[str], transports: Iterable[str]) -> None:
+        """Resolve the latency children of these operations at start-up: /metrics then lists every
+        operation from the first scrape (at 0), and no request pays for the first resolution."""
+        for transport in transports:
+            for op in ops:
+                self._request_child(op, transport)
+
+    def _request_child(self, op: str, transport: str) -> Any:
+        child = REQUEST_SECONDS.labels(op, transport)
+        self._request_children.setdefault(transport, {})[op] = child
+        return child
 
     def request_error(self, op: str, transport: str, code: str) -> None:
         REQUEST_ERRORS.labels(op, transport, code).inc()
