@@ -259,7 +259,13 @@ def _sweep(
 
 
 def total_runs(s: GwSettings) -> int:
-    return len(plans(s, s.transports)) * s.repeat * (len(s.workers) if s.start else 1)
+    """Cells x repeats, the raw token's included: the progress bar's length."""
+    steps = len(s.workers) if s.start else 1
+    total = len(plans(s, s.transports)) * s.repeat * steps
+    if s.with_raw:
+        payloads = len(s.payloads) + 1 if USES_PAYLOAD & set(s.operations) else 1
+        total += len({op == "sign" for op in s.operations}) * payloads * steps * s.repeat
+    return total
 
 
 def run_gateway(s: GwSettings, command: Sequence[str], tick: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
