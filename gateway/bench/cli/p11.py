@@ -70,7 +70,7 @@ def settings(args: argparse.Namespace) -> object:
 
 
 def main(args: argparse.Namespace) -> int:
-    from gateway.bench.p11.runner import HostError, P11Settings, run_p11, total_runs
+    from gateway.bench.p11.runner import HostError, OpenError, P11Settings, run_p11, total_runs
     from gateway.bench.report.tables import run_text
     from gateway.bench.result import write_json
 
@@ -82,6 +82,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         with common.progress(total_runs(s), not args.no_progress) as tick:
             run = run_p11(s, common.command_line(), tick)
+    except OpenError as exc:
+        return common.fail(str(exc).splitlines()[0], common.EXIT_USAGE)
     except HostError as exc:
         return common.fail(str(exc).splitlines()[0], common.EXIT_FAILED)
     if args.out:

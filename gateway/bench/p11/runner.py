@@ -57,6 +57,10 @@ class HostError(RuntimeError):
     """A worker process reported an error or died."""
 
 
+class OpenError(HostError):
+    """The workers could not open the token (module, label, PIN): a problem of the input, exit 2."""
+
+
 class Hosts:
     """The worker processes: one per concurrency step (processes) or one with every thread (threads)."""
 
@@ -76,7 +80,11 @@ class Hosts:
             theirs.close()
             self.conns.append(ours)
             self.procs.append(proc)
-        hellos = self._collect(range(self.count), HOST_START_TIMEOUT_S)
+        try:
+            hellos = self._collect(range(self.count), HOST_START_TIMEOUT_S)
+        except HostError as exc:
+            self.close()
+            raise OpenError(str(exc)) from None
         self.locking = hellos[0]["locking"]
 
     def _collect(self, indices: Sequence[int] | range, timeout: float) -> list[Any]:
