@@ -65,3 +65,17 @@ def split(
         "gateway": round(max(0.0, handler - token), 4),
         "token": round(token, 4),
     }
+
+
+def gateway_version(rest_url: str | None, timeout: float = 10.0) -> str | None:
+    """The version the gateway states in its OpenAPI document (``info.version``), when it serves one."""
+    if not rest_url:
+        return None
+    try:
+        with urllib.request.urlopen(rest_url.rstrip("/") + "/openapi.json", timeout=timeout) as response:  # noqa: S310
+            import json
+
+            version = json.loads(response.read()).get("info", {}).get("version")
+    except (OSError, urllib.error.URLError, ValueError, AttributeError):
+        return None
+    return str(version) if version else None

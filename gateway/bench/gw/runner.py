@@ -276,7 +276,10 @@ def run_gateway(s: GwSettings, command: Sequence[str], tick: Callable[[str], Non
     cores = environment["cores_usable"] or 1
     if not s.start:
         assert s.endpoint is not None
-        environment["gateway"] = {"target": s.endpoint.grpc_target, "rest_url": s.endpoint.rest_url, "started": False}
+        environment["gateway"] = {
+            "target": s.endpoint.grpc_target, "rest_url": s.endpoint.rest_url, "started": False,
+            "version": metrics.gateway_version(s.endpoint.rest_url),
+        }  # fmt: skip
         if s.with_raw and s.raw is not None:
             attach_raw(run, raw_settings(s, s.raw, [1]), tick)
         run["cells"] += _sweep(s, s.endpoint, None, tick, cores)
@@ -289,6 +292,9 @@ def run_gateway(s: GwSettings, command: Sequence[str], tick: Callable[[str], Non
                 attach_raw(run, raw_settings(s, RawToken.of_data_dir(data_dir), s.workers), tick)
             for workers in s.workers:
                 gw = server.start(data_dir, token, workers, s.config, Path(tmp) / "logs")
+                environment["gateway"]["version"] = (
+                    metrics.gateway_version(gw.rest_url) or environment["gateway"]["version"]
+                )
                 try:
                     ep = Endpoint(gw.grpc_target, gw.rest_url, gw.project_id, token)
                     run["cells"] += _sweep(replace(s, endpoint=None), ep, workers, tick, cores)
