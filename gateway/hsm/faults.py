@@ -37,6 +37,7 @@ from pkcs11.exceptions import (
     TokenNotPresent,
     TokenNotRecognised,
     UserNotLoggedIn,
+    UserPinNotInitialized,
     WrappedKeyInvalid,
     WrappedKeyLenRange,
 )
@@ -56,12 +57,15 @@ SESSION_FAULTS: tuple[type[Exception], ...] = (
     TokenNotPresent,
     TokenNotRecognised,
     UserNotLoggedIn,
+    UserPinNotInitialized,
     ObjectHandleInvalid,
     NoSuchToken,
     OperationActive,  # left active by a call that failed half-way: only a new session clears it
 )
-# A login that may succeed on a second try (another process was rewriting the token file).
-OPEN_RETRYABLE: tuple[type[Exception], ...] = (NoSuchToken, GeneralError, TokenNotPresent)
+# A login that may succeed on a second try: another process was rewriting the token file (SoftHSM2
+# rewrites token.object at every login), and a reader caught mid-rewrite sees no token, a general
+# error, or a token whose user PIN looks uninitialized.
+OPEN_RETRYABLE: tuple[type[Exception], ...] = (NoSuchToken, GeneralError, TokenNotPresent, UserPinNotInitialized)
 # What a GCM decryption of a forged or corrupted blob may raise, depending on the module. The
 # last two are ambiguous (see TokenQuirks.bad_tag_is_general_error).
 AUTH_FAILURES: tuple[type[Exception], ...] = (EncryptedDataInvalid, EncryptedDataLenRange, DataLenRange)
