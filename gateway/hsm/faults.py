@@ -57,7 +57,6 @@ SESSION_FAULTS: tuple[type[Exception], ...] = (
     TokenNotPresent,
     TokenNotRecognised,
     UserNotLoggedIn,
-    UserPinNotInitialized,
     ObjectHandleInvalid,
     NoSuchToken,
     OperationActive,  # left active by a call that failed half-way: only a new session clears it
