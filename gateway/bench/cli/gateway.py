@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--key-id", help="use this AES_256 key instead of creating one")
     w.add_argument("--verify", action="store_true", help="check every answer (a fast wrong answer is an error)")
     w.add_argument("--client-processes", type=int, default=1, help="loader processes (default 1)")
-    w.add_argument("--connections", type=int, default=8, help="connections per loader (default 8)")
+    w.add_argument("--connections", type=int, default=8,
+                   help="gRPC connections per loader, and REST ones in the open loop (default 8); a REST closed loop "
+                   "opens one per caller")  # fmt: skip
     w.add_argument("--timeout", default="10s", help="per call (default 10s)")
     r = p.add_argument_group("raw token beside the gateway (--with-raw)")
     r.add_argument("--with-raw", action="store_true", help="also run bench p11 on the gateway's token")

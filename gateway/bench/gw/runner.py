@@ -145,10 +145,20 @@ def load_specs(s: GwSettings, ep: Endpoint, fx: Fixture, plan: Plan, warm: int, 
         specs.append(LoadSpec(
             ep, plan.transport, plan.operation, fx, plan.payload, plan.batch,
             share if plan.mode != "open" else max(1, s.max_in_flight // n), plan.rate / n if plan.rate else 0.0,
-            max(1, min(share, s.connections)) if plan.mode != "open" else max(1, s.connections // n),
+            _connections(s, plan, share, n),
             s.verify, s.timeout, warm, start, end,
         ))  # fmt: skip
     return specs
+
+
+def _connections(s: GwSettings, plan: Plan, share: int, loaders: int) -> int:
+    """gRPC multiplexes calls on a connection: ``--connections`` of them. HTTP/1.1 carries one call at a
+    time: a closed loop gets one connection per caller (as wrk -c), an open loop ``--connections``."""
+    if plan.mode == "open":
+        return max(1, s.connections // loaders)
+    if plan.transport == "rest":
+        return max(1, share)
+    return max(1, min(share, s.connections))
 
 
 def window(s: GwSettings) -> tuple[int, int, int]:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from urllib.parse import urlsplit
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class HttpPool:
-    """``size`` persistent connections to one origin, handed out one request at a time."""
+    """``size`` persistent connections to one origin, handed out one request at a time, first come first
+    served: a released connection goes straight to the longest waiter, so a caller that just finished
+    cannot take it back ahead of the others (which would starve them and hide their waiting time)."""
 
     def __init__(self, url: str, size: int, timeout: float, ca_file: str | None = None) -> None:
         parts = urlsplit(url)
@@ -22,15 +27,29 @@ class HttpPool:
         self.base = parts.path.rstrip("/")
         self.tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
         self.size, self.timeout = size, timeout
-        self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = asyncio.Queue()
-        for _ in range(size):
-            self.idle.put_nowait(None)  # connected lazily
+        self.free: list[Conn | None] = [None] * size  # None: not connected yet (connected lazily)
+        self.waiters: deque[asyncio.Future[Conn | None]] = deque()
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self) -> Conn:
         return await asyncio.open_connection(self.host, self.port, ssl=self.tls)
 
+    async def _acquire(self) -> Conn | None:
+        if self.free:
+            return self.free.pop()
+        waiter: asyncio.Future[Conn | None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        return await waiter
+
+    def _release(self, conn: Conn | None) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self.free.append(conn)
+
     async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        conn = await self.idle.get()
+        conn = await self._acquire()
         try:
             if conn is None:
                 conn = await asyncio.wait_for(self._connect(), self.timeout)
@@ -40,17 +59,15 @@ class HttpPool:
         except BaseException:
             if conn is not None:
                 conn[1].close()
-            self.idle.put_nowait(None)
+            self._release(None)
             raise
-        if keep:
-            self.idle.put_nowait(conn)
-        else:
+        if not keep:
             conn[1].close()
-            self.idle.put_nowait(None)
+        self._release(conn if keep else None)
         return status, payload
 
     async def _exchange(
-        self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], method: str, path: str, body: bytes,
+        self, conn: Conn, method: str, path: str, body: bytes,
         headers: dict[str, str],
     ) -> tuple[int, bytes, bool]:  # fmt: skip
         reader, writer = conn
@@ -90,7 +107,7 @@ class HttpPool:
         return status, await reader.readexactly(length), keep
 
     async def close(self) -> None:
-        while not self.idle.empty():
-            conn = self.idle.get_nowait()
+        for conn in self.free:
             if conn is not None:
                 conn[1].close()
+        self.free.clear()
