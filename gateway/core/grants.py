@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from gateway.core import validate
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
-from gateway.core.keyaccess import GRANTABLE_OPERATIONS, KeyAccess
+from gateway.core.keyaccess import KeyAccess
 from gateway.core.model import Caller, Grant, GrantPage, KeyState
+from gateway.core.operations import GRANTABLE_OPERATIONS
 from gateway.core.ports.store import MetadataStore
 from gateway.core.settings import Settings
 

@@ -14,24 +14,11 @@ from gateway.core import validate
 from gateway.core.errors import Err, KmsError
 from gateway.core.keyspecs import KeySpecPolicy, is_symmetric
 from gateway.core.model import Caller, KeyRecord, KeyState, KeyUsage
+from gateway.core.operations import GRANTABLE_OPERATIONS  # the names a grant's operations list may hold
 from gateway.core.ports.store import MetadataStore
 from gateway.core.settings import Settings
 
 KEY_CACHE_MAX = 10_000
-# Operations a grant may allow (the SDK's list); every other operation is the owner project's alone.
-GRANTABLE_OPERATIONS = frozenset(
-    {
-        "create-datakey",
-        "create-datakey-without-plaintext",
-        "encrypt-datakey",
-        "decrypt-datakey",
-        "describe-key",
-        "create-grant",
-        "retire-grant",
-        "encrypt-data",
-        "decrypt-data",
-    }
-)
 _STATE_ERRORS = {
     KeyState.DISABLED: Err.KEY_DISABLED,
     KeyState.PENDING_DELETION: Err.KEY_PENDING_DELETION,
