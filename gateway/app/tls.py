@@ -24,7 +24,6 @@ import ssl
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 
@@ -128,14 +127,6 @@ def normalize_fingerprint(text: str) -> str:
     if len(hex_text) != 64 or any(c not in "0123456789abcdef" for c in hex_text):
         raise ValueError("a fingerprint is the SHA-256 of the certificate's DER: 64 hex digits")
     return hex_text
-
-
-def peer_der_of_grpc(context: Any) -> bytes | None:
-    """The DER certificate of a gRPC peer (its ``x509_pem_cert`` auth property), if any."""
-    pems = (context.auth_context() or {}).get("x509_pem_cert")
-    if not pems:
-        return None
-    return ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))
 
 
 def certificate_der(data: bytes) -> bytes:
