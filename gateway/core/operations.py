@@ -17,6 +17,8 @@ Per operation:
   allowed by a grant on its single counterpart.
 * ``former_names`` — names an older release used for it on some transport (the gRPC tag methods).
   ``[limits.operations]`` still accepts them; nothing else does.
+* ``transport`` — the one transport an operation exists on (the XKS proxy API's four), or ``""``
+  for the KMS API, which REST and gRPC both serve (``KMS_API``).
 
 Names are the REST API's operation names where transports once disagreed.
 """
@@ -36,6 +38,7 @@ class Operation:
     action: str
     grant_name: str = ""
     former_names: tuple[str, ...] = ()
+    transport: str = ""  # the one transport that serves it (e.g. "xks"); "": the KMS API on REST and gRPC
 
     @property
     def grantable(self) -> bool:
@@ -97,6 +100,11 @@ GET_PUBLICKEY = Operation("get_publickey", "kms:cmk:getPublicKey")
 GET_PARAMETERS_FOR_IMPORT = Operation("get_parameters_for_import", "kms:cmk:getMaterial")
 IMPORT_KEY_MATERIAL = Operation("import_key_material", "kms:cmk:importMaterial")
 DELETE_IMPORTED_KEY_MATERIAL = Operation("delete_imported_key_material", "kms:cmk:deleteMaterial")
+# -- AWS KMS External Key Store proxy API (the XKS transport only; docs/xks.md) ----------------------
+XKS_GET_HEALTH_STATUS = Operation("xks_get_health_status", "kms:xks:health", transport="xks")
+XKS_GET_KEY_METADATA = Operation("xks_get_key_metadata", "kms:xks:metadata", transport="xks")
+XKS_ENCRYPT = Operation("xks_encrypt", "kms:xks:encrypt", transport="xks")
+XKS_DECRYPT = Operation("xks_decrypt", "kms:xks:decrypt", transport="xks")
 
 # What a request that names no known operation (an unknown REST path) is audited and measured as.
 # Not in the catalog: no policy allows it and no limit names it.
@@ -112,6 +120,8 @@ BY_FORMER_NAME: Mapping[str, Operation] = MappingProxyType({former: op for op in
 KNOWN_ACTIONS: frozenset[str] = frozenset(op.action for op in CATALOG)
 # The names a grant's ``operations`` may list; the core's grant checks compare with these.
 GRANTABLE_OPERATIONS: frozenset[str] = frozenset(op.grant_name for op in CATALOG if op.grant_name)
+# The KMS API: what REST and gRPC both serve (every entry not bound to one transport).
+KMS_API: tuple[Operation, ...] = tuple(op for op in CATALOG if not op.transport)
 
 
 def _check_catalog() -> None:

@@ -23,6 +23,7 @@ from gateway.core.ports.hsm import (
     SignatureScheme,
     SignScheme,
     SpecSupport,
+    TokenInfo,
 )
 from gateway.hsm import asymutil
 from gateway.hsm.executor import HsmExecutor
@@ -41,13 +42,15 @@ class Pkcs11Hsm:
         self._token_mechanisms: set[int] | None = None  # C_GetMechanismList: fixed while we run
 
     # -- symmetric: the data path -----------------------------------------------------------
-    async def seal_many(self, label: str, items: Sequence[SealItem]) -> list[Sealed]:
+    async def seal_many(
+        self, label: str, items: Sequence[SealItem], *, start_within: float | None = None
+    ) -> list[Sealed]:
         def job(t: TokenSession) -> list[Sealed]:
             return [Sealed(*t.symmetric.gcm_seal(label, plaintext, aad)) for plaintext, aad in items]
 
-        return await self.executor.run(job, "seal")
+        return await self.executor.run(job, "seal", start_within=start_within)
 
-    async def open_many(self, items: Sequence[OpenItem]) -> list[bytes | None]:
+    async def open_many(self, items: Sequence[OpenItem], *, start_within: float | None = None) -> list[bytes | None]:
         def job(t: TokenSession) -> list[bytes | None]:
             out: list[bytes | None] = []
             for label, iv, body, aad in items:
@@ -57,7 +60,7 @@ class Pkcs11Hsm:
                     out.append(None)
             return out
 
-        return await self.executor.run(job, "open")
+        return await self.executor.run(job, "open", start_within=start_within)
 
     async def generate_sealed(self, label: str, count: int, nbytes: int, aad: bytes) -> list[SealedDataKey]:
         def job(t: TokenSession) -> list[SealedDataKey]:
@@ -197,3 +200,11 @@ class Pkcs11Hsm:
 
     async def probe(self) -> bool:
         return await self.executor.probe()
+
+    async def token_info(self) -> TokenInfo:
+        def job(t: TokenSession) -> TokenInfo:
+            token = t.session.token
+            serial = token.serial.decode("ascii", "replace") if isinstance(token.serial, bytes) else str(token.serial)
+            return TokenInfo(token.manufacturer_id.strip(), token.model.strip(), serial.strip(), token.label.strip())
+
+        return await self.executor.run(job, "token_info")

@@ -10,6 +10,10 @@ Faults: a session or token fault heals the session and retries the job once. Whe
 still does not answer, the executor is *down*: jobs fail at once with KMS.0102 (no queue of
 requests each waiting on a dead token) until a back-off passes and the next job, or a health
 probe, tries to heal again. ``healthy`` is what readiness reports (gateway/hsm/health.py).
+
+Start deadlines: a job submitted with ``start_within`` that is still queued when that much time
+has passed is dropped unrun with :class:`HsmBusy` (a caller with a deadline of its own, such as
+AWS KMS's 250 ms for an XKS call, is better answered "busy" than served after it gave up).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, TypeVar
 import pkcs11
 
 from gateway.core.errors import Err, KmsError
-from gateway.core.ports.hsm import MaterialRejected
+from gateway.core.ports.hsm import HsmBusy, MaterialRejected
 from gateway.core.ports.metrics import HsmMetrics
 from gateway.hsm.faults import SESSION_FAULTS
 from gateway.hsm.token import TokenSession
@@ -70,17 +74,18 @@ class HsmExecutor:
             self._thread.join(timeout=10)
 
     # -- submission -------------------------------------------------------------------
-    async def run(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
+    async def run(self, job: Callable[[TokenSession], T], op: str = "hsm", *, start_within: float | None = None) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue.put((job, fut, loop, op))
+        start_by = None if start_within is None else time.monotonic() + start_within
+        self._queue.put((job, fut, loop, op, start_by))
         self._metrics.hsm_queued(1)
         return await fut
 
     def run_sync(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
         """For the CLI and start-up code that has no event loop running."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((job, fut, None, op))
+        self._queue.put((job, fut, None, op, None))
         self._metrics.hsm_queued(1)
         return fut.result()
 
@@ -126,12 +131,15 @@ class HsmExecutor:
         finally:
             self._token.close()
 
-    def _execute(self, batch: list[tuple[Job, Any, asyncio.AbstractEventLoop | None, str]]) -> None:
+    def _execute(self, batch: list[tuple[Job, Any, asyncio.AbstractEventLoop | None, str, float | None]]) -> None:
         self._metrics.hsm_queued(-len(batch))
         self._metrics.hsm_batch(len(batch))
         done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for job, fut, loop, op in batch:
-            ok, value = self._call(job, op)
+        for job, fut, loop, op, start_by in batch:
+            if start_by is not None and time.monotonic() > start_by:
+                ok, value = False, HsmBusy()  # waited too long: dropped unrun
+            else:
+                ok, value = self._call(job, op)
             if loop is None:
                 if ok:
                     fut.set_result(value)

@@ -93,6 +93,20 @@ class ImportRejection(enum.StrEnum):
     WRAPPING_KEY_GONE = "wrapping_key_gone"  # the wrapping key pair was destroyed (expired)
 
 
+class HsmBusy(Exception):
+    """A job that had not started when its start deadline passed: it was not run (the token was not
+    touched), so the caller may answer "try again later" (e.g. XKS DependencyTimeoutException)."""
+
+
+class TokenInfo(NamedTuple):
+    """What the token says about itself (PKCS#11 CK_TOKEN_INFO), for health reports."""
+
+    manufacturer: str
+    model: str
+    serial: str
+    label: str
+
+
 class MaterialRejected(Exception):
     """Imported key material was refused; the core turns ``reason`` into its error."""
 
@@ -103,11 +117,14 @@ class MaterialRejected(Exception):
 
 class HsmPort(Protocol):
     # -- symmetric: the data path -------------------------------------------------------
-    async def seal_many(self, label: str, items: Sequence[SealItem]) -> list[Sealed]:
-        """AES-256-GCM under one key, a fresh IV per item."""
+    async def seal_many(
+        self, label: str, items: Sequence[SealItem], *, start_within: float | None = None
+    ) -> list[Sealed]:
+        """AES-256-GCM under one key, a fresh IV per item. ``start_within``: seconds the job may wait
+        for the token before it is dropped unrun (:class:`HsmBusy`); None waits as long as it takes."""
         ...
 
-    async def open_many(self, items: Sequence[OpenItem]) -> list[bytes | None]:
+    async def open_many(self, items: Sequence[OpenItem], *, start_within: float | None = None) -> list[bytes | None]:
         """Plaintexts; None for an item whose tag does not verify or whose key object is gone."""
         ...
 
@@ -193,4 +210,8 @@ class HsmPort(Protocol):
 
     async def probe(self) -> bool:
         """True when the token answers and its objects are visible (heals on the way if it can)."""
+        ...
+
+    async def token_info(self) -> TokenInfo:
+        """The token's manufacturer, model, serial number and label."""
         ...

@@ -83,6 +83,37 @@ class CertificateBindingRow:
     created_at: int  # ms epoch
 
 
+@dataclass(frozen=True)
+class XksKeystoreRow:
+    """An AWS KMS external key store this gateway serves: its URI path prefix and the project whose
+    keys it exports. ``uri_prefix`` is "" or "/segment[/segment...]" (gateway/core/xks/names.py)."""
+
+    uri_prefix: str
+    project_id: str
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class XksCredentialRow:
+    """A SigV4 credential of a keystore; the secret is sealed by the token, never stored in clear."""
+
+    access_key_id: str
+    uri_prefix: str
+    sealed_secret: bytes
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class XksKeyRow:
+    """A gateway key exported to a keystore under an external key id, with the usage it allows."""
+
+    uri_prefix: str
+    xks_key_id: str
+    key_id: str
+    key_usage: tuple[str, ...]  # ("ENCRYPT", "DECRYPT"), one of them, or () for none
+    created_at: int  # ms epoch
+
+
 # -- one Protocol per aggregate ------------------------------------------------------------
 
 
@@ -242,6 +273,30 @@ class LeaseStore(Protocol):
     def release_lease(self, name: str, holder: str) -> None: ...
 
 
+class XksStore(Protocol):
+    """AWS KMS External Key Store: keystores, their SigV4 credentials and key mappings. Deleting a
+    keystore deletes its credentials and mappings; deleting a key deletes its mappings."""
+
+    def put_xks_keystore(self, row: XksKeystoreRow) -> bool:
+        """Insert a keystore; False when its prefix is taken."""
+
+    def get_xks_keystore(self, uri_prefix: str) -> XksKeystoreRow | None: ...
+    def list_xks_keystores(self) -> list[XksKeystoreRow]: ...
+    def delete_xks_keystore(self, uri_prefix: str) -> bool: ...
+    def put_xks_credential(self, row: XksCredentialRow) -> bool:
+        """Insert a credential; False when its keystore is gone or its access key id is taken."""
+
+    def get_xks_credential(self, access_key_id: str) -> XksCredentialRow | None: ...
+    def list_xks_credentials(self, uri_prefix: str) -> list[XksCredentialRow]: ...
+    def delete_xks_credential(self, access_key_id: str) -> bool: ...
+    def put_xks_key(self, row: XksKeyRow) -> bool:
+        """Insert or replace the mapping of ``(uri_prefix, xks_key_id)``; False when the keystore or the key is gone."""
+
+    def get_xks_key(self, uri_prefix: str, xks_key_id: str) -> XksKeyRow | None: ...
+    def list_xks_keys(self, uri_prefix: str) -> list[XksKeyRow]: ...
+    def delete_xks_key(self, uri_prefix: str, xks_key_id: str) -> bool: ...
+
+
 class MetadataStore(
     KeyStore,
     KeyVersionStore,
@@ -252,6 +307,7 @@ class MetadataStore(
     ImportStore,
     RecoveryStore,
     LeaseStore,
+    XksStore,
     Protocol,
 ):
     """The whole store, as the core's services hold it."""

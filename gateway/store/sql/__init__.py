@@ -13,6 +13,7 @@ the methods of one Protocol of the contract, over the primitives of base.py:
     imports.py       ImportStore       import_parameters, imported_material
     recovery.py      RecoveryStore     in-flight rows, orphan_objects
     leases.py        LeaseStore        leases
+    xks.py           XksStore          xks_keystores, xks_credentials, xks_keys
 
 Where a new method goes: declare it on the Protocol of its aggregate in
 gateway/core/ports/store.py, write it in that aggregate's module here (a method that writes
@@ -33,6 +34,7 @@ from gateway.store.sql.principals import PrincipalSql
 from gateway.store.sql.recovery import RecoverySql
 from gateway.store.sql.tags import TagSql
 from gateway.store.sql.versions import KeyVersionSql
+from gateway.store.sql.xks import XksSql
 
 __all__ = ["IntegrityError", "SqlStore"]
 
@@ -47,6 +49,7 @@ class SqlStore(
     ImportSql,
     RecoverySql,
     LeaseSql,
+    XksSql,
     SqlPrimitives,
 ):
     """Every aggregate's SQL on one object; an adapter subclasses it and implements the primitives."""
