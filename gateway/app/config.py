@@ -83,6 +83,20 @@ class HttpConfig:
 
 
 @dataclass
+class XksConfig:
+    """[xks]: the AWS KMS External Key Store proxy API on the HTTP listener (docs/xks.md)."""
+
+    enabled: bool = False  # or `kmsgw serve --xks`
+    regions: list = field(default_factory=list)  # SigV4 scope regions accepted; empty: any
+    max_clock_skew_s: float = 300.0  # X-Amz-Date this far from the server clock at most
+    health_cache_s: float = 5.0  # a passed deep health check is reused this long (0-60)
+    fleet_size: int = 1  # xksProxyFleetSize: gateway nodes behind this endpoint
+    client_cert_cn: list | str = ""  # subject CN(s) a client certificate must have; "": no check
+    hsm_start_timeout_ms: float = 200.0  # a token job not started by then: 503 DependencyTimeoutException; 0: none
+    log_requests: bool = True  # one log line per request (kmsRequestId, kmsOperation, ARNs, result)
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("var")
     grpc_listen: str = "127.0.0.1:50051"
@@ -105,6 +119,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     postgres: PostgresConfig = field(default_factory=PostgresConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    xks: XksConfig = field(default_factory=XksConfig)
     # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
     mechanisms: dict = field(default_factory=dict)
 
@@ -167,7 +182,7 @@ def load(path: str | None = None, **overrides: object) -> Config:
 
 
 # Tables of the TOML file that fill a nested section of Config (each a dataclass field of that name).
-_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http")
+_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http", "xks")
 
 
 def _set(obj: object, key: str, value: object) -> None:

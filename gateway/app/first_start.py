@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.core.auth import SEAL_KEY_LABEL
 from gateway.core.byok import TOKEN_KEY_LABEL
 from gateway.core.leases import SETUP_LEASE, exclusive_sync
+from gateway.core.xks import HEALTH_KEY_LABEL
 
 if TYPE_CHECKING:
     from gateway.core.ports.store import LeaseStore
@@ -48,13 +49,14 @@ def serve_claim(data_dir: Path) -> Iterator[bool]:
 
 
 def ensure_own_keys(store: LeaseStore, run_sync: Callable[[Callable[[Any], Any]], Any]) -> None:
-    """The gateway's own token keys (the sealing key, the import-token key), made once on a fresh token.
+    """The gateway's own token keys (the sealing key, the import-token key, the XKS health-check key),
+    made once on a fresh token (or once after an upgrade that added one).
 
     Processes or nodes opening one fresh token at the same moment would each make one: two objects
     with one label, and every later lookup of that label fails. So they are made under the setup
     lease in the shared store, re-checked once it is held. ``run_sync`` runs a job on the HSM executor.
     """
-    labels = (SEAL_KEY_LABEL, TOKEN_KEY_LABEL)
+    labels = (SEAL_KEY_LABEL, TOKEN_KEY_LABEL, HEALTH_KEY_LABEL)
 
     def missing(t: Any) -> list[str]:
         return [label for label in labels if not t.has_key(label)]

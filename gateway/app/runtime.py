@@ -87,8 +87,11 @@ class Runtime:
     def services(self) -> Services:
         """What every transport is handed: the core, the gate, the audit sink, metrics, health."""
         counts = metrics.PrometheusMetrics()
-        counts.declare_requests([op.name for op in operations.CATALOG], ("rest", "grpc"))
+        counts.declare_requests([op.name for op in operations.KMS_API], ("rest", "grpc"))
         counts.declare_requests([operations.UNKNOWN.name], ("rest",))  # an unknown REST path
+        if self.config.xks.enabled:  # the XKS endpoint's own operations, and its unknown paths
+            xks_ops = [op.name for op in operations.CATALOG if op.transport == "xks"]
+            counts.declare_requests([*xks_ops, operations.UNKNOWN.name], ("xks",))
         return Services(
             kms=self.kms,
             auth=self.auth,

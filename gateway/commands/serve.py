@@ -17,11 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--workers", type=int, default=None, help="processes sharing the ports and the token (default: CPU cores)"
     )
+    serve.add_argument(
+        "--xks", action="store_true", help="serve the AWS KMS External Key Store proxy API too (as [xks] enabled)"
+    )
     serve.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, grpc_listen=args.grpc_listen, rest_listen=args.rest_listen, log_level=args.log_level)
+    if args.xks:
+        cfg.xks.enabled = True
     from gateway.app.server import serve
     from gateway.telemetry import logs
 
