@@ -17,7 +17,8 @@ Per operation:
   allowed by a grant on its single counterpart.
 * ``former_names`` — names an older release used for it on some transport (the gRPC tag methods).
   ``[limits.operations]`` still accepts them; nothing else does.
-* ``transport`` — the one transport an operation exists on (the XKS proxy API's four), or ``""``
+* ``transport`` — the one transport an operation exists on (the XKS proxy API's four, the AWS KMS
+  API's operations, whose actions are AWS's ``kms:Encrypt``...), or ``""``
   for the KMS API, which REST and gRPC both serve (``KMS_API``).
 
 Names are the REST API's operation names where transports once disagreed.
@@ -105,6 +106,54 @@ XKS_GET_HEALTH_STATUS = Operation("xks_get_health_status", "kms:xks:health", tra
 XKS_GET_KEY_METADATA = Operation("xks_get_key_metadata", "kms:xks:metadata", transport="xks")
 XKS_ENCRYPT = Operation("xks_encrypt", "kms:xks:encrypt", transport="xks")
 XKS_DECRYPT = Operation("xks_decrypt", "kms:xks:decrypt", transport="xks")
+
+# -- the AWS KMS API (the aws transport only; docs/aws-kms.md): the action is AWS's own -------------
+AWS_CREATE_KEY = Operation("aws_create_key", "kms:CreateKey", transport="aws")
+AWS_DESCRIBE_KEY = Operation("aws_describe_key", "kms:DescribeKey", transport="aws")
+AWS_LIST_KEYS = Operation("aws_list_keys", "kms:ListKeys", transport="aws")
+AWS_ENCRYPT = Operation("aws_encrypt", "kms:Encrypt", transport="aws")
+AWS_DECRYPT = Operation("aws_decrypt", "kms:Decrypt", transport="aws")
+AWS_RE_ENCRYPT = Operation("aws_re_encrypt", "kms:ReEncrypt", transport="aws")
+AWS_GENERATE_DATA_KEY = Operation("aws_generate_data_key", "kms:GenerateDataKey", transport="aws")
+AWS_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT = Operation(
+    "aws_generate_data_key_without_plaintext", "kms:GenerateDataKeyWithoutPlaintext", transport="aws"
+)
+AWS_GENERATE_RANDOM = Operation("aws_generate_random", "kms:GenerateRandom", transport="aws")
+AWS_CREATE_ALIAS = Operation("aws_create_alias", "kms:CreateAlias", transport="aws")
+AWS_UPDATE_ALIAS = Operation("aws_update_alias", "kms:UpdateAlias", transport="aws")
+AWS_DELETE_ALIAS = Operation("aws_delete_alias", "kms:DeleteAlias", transport="aws")
+AWS_LIST_ALIASES = Operation("aws_list_aliases", "kms:ListAliases", transport="aws")
+AWS_ENABLE_KEY = Operation("aws_enable_key", "kms:EnableKey", transport="aws")
+AWS_DISABLE_KEY = Operation("aws_disable_key", "kms:DisableKey", transport="aws")
+AWS_SCHEDULE_KEY_DELETION = Operation("aws_schedule_key_deletion", "kms:ScheduleKeyDeletion", transport="aws")
+AWS_CANCEL_KEY_DELETION = Operation("aws_cancel_key_deletion", "kms:CancelKeyDeletion", transport="aws")
+AWS_TAG_RESOURCE = Operation("aws_tag_resource", "kms:TagResource", transport="aws")
+AWS_UNTAG_RESOURCE = Operation("aws_untag_resource", "kms:UntagResource", transport="aws")
+AWS_LIST_RESOURCE_TAGS = Operation("aws_list_resource_tags", "kms:ListResourceTags", transport="aws")
+AWS_GET_KEY_POLICY = Operation("aws_get_key_policy", "kms:GetKeyPolicy", transport="aws")
+AWS_PUT_KEY_POLICY = Operation("aws_put_key_policy", "kms:PutKeyPolicy", transport="aws")
+AWS_LIST_KEY_POLICIES = Operation("aws_list_key_policies", "kms:ListKeyPolicies", transport="aws")
+AWS_ENABLE_KEY_ROTATION = Operation("aws_enable_key_rotation", "kms:EnableKeyRotation", transport="aws")
+AWS_DISABLE_KEY_ROTATION = Operation("aws_disable_key_rotation", "kms:DisableKeyRotation", transport="aws")
+AWS_GET_KEY_ROTATION_STATUS = Operation("aws_get_key_rotation_status", "kms:GetKeyRotationStatus", transport="aws")
+AWS_UPDATE_KEY_DESCRIPTION = Operation("aws_update_key_description", "kms:UpdateKeyDescription", transport="aws")
+AWS_SIGN = Operation("aws_sign", "kms:Sign", transport="aws")
+AWS_VERIFY = Operation("aws_verify", "kms:Verify", transport="aws")
+AWS_GET_PUBLIC_KEY = Operation("aws_get_public_key", "kms:GetPublicKey", transport="aws")
+AWS_CREATE_GRANT = Operation("aws_create_grant", "kms:CreateGrant", transport="aws")
+AWS_LIST_GRANTS = Operation("aws_list_grants", "kms:ListGrants", transport="aws")
+AWS_LIST_RETIRABLE_GRANTS = Operation("aws_list_retirable_grants", "kms:ListRetirableGrants", transport="aws")
+AWS_REVOKE_GRANT = Operation("aws_revoke_grant", "kms:RevokeGrant", transport="aws")
+AWS_RETIRE_GRANT = Operation("aws_retire_grant", "kms:RetireGrant", transport="aws")
+AWS_GET_PARAMETERS_FOR_IMPORT = Operation(
+    "aws_get_parameters_for_import", "kms:GetParametersForImport", transport="aws"
+)
+AWS_IMPORT_KEY_MATERIAL = Operation("aws_import_key_material", "kms:ImportKeyMaterial", transport="aws")
+AWS_DELETE_IMPORTED_KEY_MATERIAL = Operation(
+    "aws_delete_imported_key_material", "kms:DeleteImportedKeyMaterial", transport="aws"
+)
+AWS_ROTATE_KEY_ON_DEMAND = Operation("aws_rotate_key_on_demand", "kms:RotateKeyOnDemand", transport="aws")
+AWS_LIST_KEY_ROTATIONS = Operation("aws_list_key_rotations", "kms:ListKeyRotations", transport="aws")
 
 # What a request that names no known operation (an unknown REST path) is audited and measured as.
 # Not in the catalog: no policy allows it and no limit names it.

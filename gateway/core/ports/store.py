@@ -114,6 +114,73 @@ class XksKeyRow:
     created_at: int  # ms epoch
 
 
+@dataclass(frozen=True)
+class AwsAccountRow:
+    """An AWS account of the AWS KMS API and the gateway project that holds its keys."""
+
+    account_id: str  # 12 digits
+    project_id: str
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class AwsCredentialRow:
+    """An AWS access key of an account; the secret is sealed by the token, never stored in clear."""
+
+    access_key_id: str
+    account_id: str
+    user_name: str  # the IAM-style user the key policies name: arn:aws:iam::<account>:user/<name>
+    sealed_secret: bytes
+    allowed_actions: frozenset[str] | None  # kms:Encrypt...; None: every action (an administrator)
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class AwsKeyRow:
+    """A gateway key as the AWS API sees it: its account and region, and its key policy (JSON text)."""
+
+    key_id: str
+    account_id: str
+    region: str
+    policy: str
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class AwsAliasRow:
+    account_id: str
+    region: str
+    alias_name: str  # alias/...
+    key_id: str
+    created_at: int  # ms epoch
+    updated_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class AwsGrantRow:
+    """A grant of the AWS API: a principal ARN may run ``operations`` on a key, within ``constraints``."""
+
+    grant_id: str
+    key_id: str
+    name: str
+    grantee_principal: str
+    retiring_principal: str  # "" for none
+    issuing_account: str  # arn:aws:iam::<account>:root
+    operations: tuple[str, ...]  # AWS operation names (Decrypt, Encrypt, ...)
+    constraints: str  # JSON {"EncryptionContextSubset": {...}} or {"EncryptionContextEquals": {...}}; "" for none
+    grant_token: str
+    created_at: int  # ms epoch
+
+
+@dataclass(frozen=True)
+class AwsRotationRow:
+    """One rotation of a key's material: the version it made, when, and whether it was asked for."""
+
+    version: int
+    rotated_at: int  # ms epoch
+    rotation_type: str  # AUTOMATIC | ON_DEMAND
+
+
 # -- one Protocol per aggregate ------------------------------------------------------------
 
 
@@ -297,6 +364,51 @@ class XksStore(Protocol):
     def delete_xks_key(self, uri_prefix: str, xks_key_id: str) -> bool: ...
 
 
+class AwsStore(Protocol):
+    """The AWS KMS API's view of keys: accounts (-> projects), sealed AWS access keys, each key's account,
+    region and key policy, aliases per account and region, grants by principal ARN, and which rotations
+    were on demand. Deleting a key deletes its AWS row, aliases, grants and rotation notes."""
+
+    def put_aws_account(self, row: AwsAccountRow) -> AwsAccountRow:
+        """Insert an account's project unless the account exists; the stored row either way."""
+
+    def get_aws_account(self, account_id: str) -> AwsAccountRow | None: ...
+    def put_aws_credential(self, row: AwsCredentialRow) -> bool:
+        """Insert an access key; False when its id is taken."""
+
+    def get_aws_credential(self, access_key_id: str) -> AwsCredentialRow | None: ...
+    def put_aws_key(self, row: AwsKeyRow) -> None: ...
+    def get_aws_key(self, key_id: str) -> AwsKeyRow | None: ...
+    def list_aws_keys(self, account_id: str, region: str, offset: int, limit: int) -> tuple[list[AwsKeyRow], int]:
+        """An account's keys in a region (visible ones only: not provisioning), oldest first, and their count."""
+
+    def aws_key_ids(self) -> list[str]:
+        """Every key the AWS API made, whatever its account and region (a test gateway's reset)."""
+
+    def set_aws_key_policy(self, key_id: str, policy: str) -> bool: ...
+    def put_aws_alias(self, row: AwsAliasRow) -> bool:
+        """Insert an alias; False when the account already has it in that region."""
+
+    def retarget_aws_alias(self, account_id: str, region: str, alias_name: str, key_id: str, now_ms: int) -> bool: ...
+    def delete_aws_alias(self, account_id: str, region: str, alias_name: str) -> bool: ...
+    def get_aws_alias(self, account_id: str, region: str, alias_name: str) -> AwsAliasRow | None: ...
+    def list_aws_aliases(
+        self, account_id: str, region: str, key_id: str | None, offset: int, limit: int
+    ) -> tuple[list[AwsAliasRow], int]: ...
+    def put_aws_grant(self, row: AwsGrantRow, max_per_key: int) -> bool:
+        """Insert unless the key already holds ``max_per_key`` grants (checked in the same commit)."""
+
+    def get_aws_grant(self, grant_id: str) -> AwsGrantRow | None: ...
+    def get_aws_grant_by_token(self, grant_token: str) -> AwsGrantRow | None: ...
+    def delete_aws_grant(self, grant_id: str) -> bool: ...
+    def list_aws_grants(self, key_id: str, offset: int, limit: int) -> tuple[list[AwsGrantRow], int]: ...
+    def list_aws_retirable_grants(self, principal: str, offset: int, limit: int) -> tuple[list[AwsGrantRow], int]: ...
+    def aws_grants_for(self, key_id: str, grantee_principal: str) -> list[AwsGrantRow]: ...
+    def note_aws_rotation(self, key_id: str, version: int, rotation_type: str) -> None: ...
+    def aws_key_rotations(self, key_id: str, offset: int, limit: int) -> tuple[list[AwsRotationRow], int]:
+        """The key's rotations (versions after the first, settled), oldest first, and their count."""
+
+
 class MetadataStore(
     KeyStore,
     KeyVersionStore,
@@ -308,6 +420,7 @@ class MetadataStore(
     RecoveryStore,
     LeaseStore,
     XksStore,
+    AwsStore,
     Protocol,
 ):
     """The whole store, as the core's services hold it."""

@@ -14,6 +14,7 @@ the methods of one Protocol of the contract, over the primitives of base.py:
     recovery.py      RecoveryStore     in-flight rows, orphan_objects
     leases.py        LeaseStore        leases
     xks.py           XksStore          xks_keystores, xks_credentials, xks_keys
+    aws.py           AwsStore          aws_accounts, aws_credentials, aws_keys, aws_aliases, aws_grants, aws_rotations
 
 Where a new method goes: declare it on the Protocol of its aggregate in
 gateway/core/ports/store.py, write it in that aggregate's module here (a method that writes
@@ -24,6 +25,7 @@ module and a base class of ``SqlStore`` below. mypy checks that each adapter is 
 
 from __future__ import annotations
 
+from gateway.store.sql.aws import AwsSql
 from gateway.store.sql.base import IntegrityError, SqlPrimitives
 from gateway.store.sql.certificates import CertificateSql
 from gateway.store.sql.grants import GrantSql
@@ -50,6 +52,7 @@ class SqlStore(
     RecoverySql,
     LeaseSql,
     XksSql,
+    AwsSql,
     SqlPrimitives,
 ):
     """Every aggregate's SQL on one object; an adapter subclasses it and implements the primitives."""
