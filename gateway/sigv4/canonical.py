@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote, unquote_to_bytes
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -59,18 +59,10 @@ def canonical_query(raw_query: bytes) -> str:
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
-def header_values(headers: Iterable[tuple[bytes, bytes]], names: Sequence[str]) -> dict[str, str] | None:
-    """Each named header's canonical value (values trimmed, inner runs of spaces collapsed, repeated
-    headers joined with commas); None when one of them is absent."""
-    wanted = set(names)
-    found: dict[str, list[str]] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in wanted:
-            found.setdefault(name, []).append(" ".join(raw_value.decode("latin-1").split()))
-    if len(found) != len(wanted):
-        return None
-    return {name: ",".join(values) for name, values in found.items()}
+def canonical_value(values: Sequence[str]) -> str:
+    """A header's canonical value: each value trimmed with inner runs of spaces collapsed, repeated
+    headers joined with commas (as botocore and AWS compute it)."""
+    return ",".join(" ".join(v.split()) for v in values)
 
 
 def canonical_request(

@@ -150,3 +150,16 @@ def test_routes():
     assert match("/a/b/kms/xks/v1/keys/k.1/decrypt") == ("/a/b", ops.XKS_DECRYPT, "k.1")
     for path in ("/kms/xks/v1", "/kms/xks/v1/", "/kms/xks/v2/health", "/p/kms/xks/v1/keys/k", "/p/kms/xks/v1/keys/k/x"):
         assert match(path) is None, path
+
+
+def test_impossible_dates_are_malformed():
+    request = _signed()
+    good = dict(request.headers)
+    amz_date = good[b"x-amz-date"].decode()
+    for bad in (amz_date[:4] + "1332" + amz_date[8:], amz_date[:9] + "250000Z", amz_date[:4] + "0230" + amz_date[8:]):
+        headers = [(k, bad.encode() if k == b"x-amz-date" else v) for k, v in request.headers]
+        auth = dict(headers)[b"authorization"].decode().replace(f"/{amz_date[:8]}/", f"/{bad[:8]}/")
+        headers = [(k, auth.encode() if k == b"authorization" else v) for k, v in headers]
+        with pytest.raises(SigV4Error) as exc:
+            _verify(SignedRequest("POST", request.raw_path, b"", headers, request.body))
+        assert exc.value.refusal is Refusal.MALFORMED, bad
