@@ -141,8 +141,9 @@ def _run_child(ctx: Context, name: str, argv: list[str], timeout: float, env: di
     return proc.stdout_text()
 
 
-def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS) -> GatewayEndpoints:
-    """Start ``kmsgw serve --workers N`` on ephemeral loopback ports; stopped with the scenario.
+def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = False) -> GatewayEndpoints:
+    """Start ``kmsgw serve --workers N`` on ephemeral loopback ports; stopped with the scenario (``xks``: with
+    the XKS endpoint too, benchmarks/scenarios/xks.py).
 
     The first call of a run initializes the shared data dir (token, bearer token, master key).
     """
@@ -167,6 +168,8 @@ def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS) -> GatewayEndpoi
         ctx.python, "-m", "gateway", "serve", "--data-dir", str(data_dir), "--workers", str(workers),
         "--grpc-listen", f"{LOOPBACK}:0", "--rest-listen", f"{LOOPBACK}:0",
     ]  # fmt: skip
+    if xks:
+        argv.append("--xks")
     if os.environ.get("KMSGW_BENCH_CONFIG"):  # A/B runs: a TOML laid over the defaults (e.g. [audit] off)
         argv += ["--config", os.environ["KMSGW_BENCH_CONFIG"]]
     proc = ctx.spawn(f"kmsgw-w{workers}", argv, env=env)

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--token-file", help="bearer token file, mode 0600 (env KMSGW_TOKEN_FILE)")
     g.add_argument("--project-id", help="the token's project (REST paths carry it)")
     g.add_argument("--ca-file", help="CA certificate when the gateway speaks TLS")
-    g.add_argument("--xks-url", help="XKS proxy base URL (the gateway serves none yet)")
+    g.add_argument("--xks-config", help="the XKS proxy configuration file `kmsgw xks keystore create` printed (0600):"
+                   " its path and credential; the key of --key-id must be mapped under its own id")  # fmt: skip
+    g.add_argument("--xks-url", help="the XKS base URL when not --rest-url + the file's XksProxyUriPath")
     g.add_argument("--start", action="store_true", help="start a throwaway gateway (SoftHSM2 token) for the run")
     g.add_argument("--workers", default="1", help="with --start: worker counts to sweep, e.g. 1,2 (default 1)")
     g.add_argument("--config", help="with --start: TOML passed to kmsgw serve --config")
@@ -78,6 +80,25 @@ def _raw(args: argparse.Namespace) -> RawToken | None:
     raise UsageError("--with-raw on a running gateway needs --data-dir, or --module, --token-label and a PIN")
 
 
+def _xks(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(XKS base URL, "ACCESS_KEY_ID:SECRET") from --xks-config (owner-only, like a token file) and --xks-url."""
+    if not args.xks_config:
+        return args.xks_url, ""
+    from gateway.secret_files import read_secret
+
+    try:
+        config = json.loads(read_secret(Path(args.xks_config)))
+        path = config["XksProxyUriPath"]
+        cred = config["XksProxyAuthenticationCredential"]
+        credential = f"{cred['AccessKeyId']}:{cred['RawSecretAccessKey']}"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--xks-config: not a readable XKS proxy configuration file: {exc}") from None
+    base = args.xks_url or (args.rest_url.rstrip("/") + path if args.rest_url else None)
+    if not base:
+        raise UsageError("--xks-config needs --rest-url (or --xks-url)")
+    return base, credential
+
+
 def settings(args: argparse.Namespace) -> object:
     from gateway.bench.gw.drivers import TRANSPORTS
     from gateway.bench.gw.ops import OPERATIONS, Endpoint
@@ -104,7 +125,8 @@ def settings(args: argparse.Namespace) -> object:
             token = read_token_file(token_file)
         except (OSError, ValueError) as exc:
             raise UsageError(f"--token-file: {exc}") from None
-        endpoint = Endpoint(target, args.rest_url, args.project_id, token, args.ca_file, args.xks_url)
+        xks_url, xks_credential = _xks(args)
+        endpoint = Endpoint(target, args.rest_url, args.project_id, token, args.ca_file, xks_url, xks_credential)
     elif args.target or args.rest_url:
         raise UsageError("--start runs its own gateway: drop --target / --rest-url")
     payloads = common.int_list(args.payload, "--payload", 1, 4096)

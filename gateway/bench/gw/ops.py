@@ -40,7 +40,8 @@ class Endpoint:
     project_id: str | None
     token: str = field(repr=False)
     ca_file: str | None = None
-    xks_url: str | None = None
+    xks_url: str | None = None  # the XKS proxy's base, http(s)://HOST:PORT/PREFIX/kms/xks/v1
+    xks_credential: str = field(default="", repr=False)  # its SigV4 credential, "ACCESS_KEY_ID:SECRET"
 
 
 @dataclass(frozen=True)

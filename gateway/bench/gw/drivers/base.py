@@ -40,6 +40,11 @@ class Driver(ABC):
         """Why this transport cannot be measured at ``endpoint`` (nothing configured, not served), or None."""
         return None
 
+    @classmethod
+    def unsupported(cls, operation: str, batch: int) -> str | None:
+        """Why this transport has no such call (XKS: no signing, no batches), or None; the cell is skipped."""
+        return None
+
     @abstractmethod
     async def open(self) -> None: ...
 
