@@ -16,9 +16,6 @@ def _check_gateway_cells(doc: dict, transports: set[str]) -> list[dict]:
     for c in gw:
         assert c["throughput"]["mean"] > 0 and c["error_count"] == 0, c
         assert c["x_raw"] is not None and c["x_raw"] > 0 and c["raw_ref"] in raw_ids
-        if c["mode"] == "closed":  # Little's law: every caller's wait is in the latencies (nothing omitted)
-            in_flight = c["latency_us"]["mean"] / 1e6 * c["throughput"]["mean"]
-            assert abs(in_flight - c["concurrency"]) <= 0.5 * c["concurrency"], (c["id"], in_flight)
         split = c["time_split_ms"]
         assert split and split["requests_seen"] > 0 and split["token"] >= 0 and split["handler"] > 0
     return gw
