@@ -5,14 +5,15 @@ Order of checks; the first failure answers (docs/xks.md):
 
 1. a path that names no keystore prefix or operation: 404 InvalidUriPathException;
 2. a method other than POST: 405 with ``Allow: POST``;
-3. a body over 1 MiB: 400 ValidationException (read before the signature, which covers it);
-4. ``[xks] client_cert_cn``, then the SigV4 signature (gateway/xks/auth.py): 403 / 401;
+3. ``[xks] client_cert_cn``: the connection's client certificate (gateway/xks/auth.py), 403;
+4. a body over 1 MiB: 400 ValidationException (read before the signature, which covers it); then the
+   SigV4 signature (gateway/xks/auth.py), 401;
 5. the request pipeline's gate: rate limit, 429 ThrottlingException (gateway/pipeline: the same
    place for every transport, before the body is decoded);
 6. the body (gateway/xks/wire.py): ValidationException or InvalidCiphertextException;
 7. the operation in the core (gateway/core/xks/crypto.py): key, usage, state, size, the token.
 
-Steps 2-7 run inside the pipeline (``Pipeline.run`` / ``refuse``), so every answer is audited
+Every answer goes through the pipeline (``Pipeline.run``; ``refuse`` for 1 and 2), so each is audited
 (transport ``xks``, principal = access key id, request id = ``kmsRequestId``) and counted. Each
 request also leaves one log line with ``kmsRequestId``, ``kmsOperation``, ``awsPrincipalArn``,
 ``kmsKeyArn``, the result and the time taken — never a plaintext, AAD, secret or signature.

@@ -9,6 +9,7 @@ The signature's region must be one of ``[xks] regions``.
 
 from __future__ import annotations
 
+import json
 import ssl
 
 import httpx
@@ -80,6 +81,8 @@ def test_another_subject_or_no_certificate_is_access_denied(tls_gateway):
         reply = client.post("health", HEALTH)
         assert (reply.status, reply.error) == (403, "AccessDeniedException")
         assert client.curl("health", HEALTH, cacert=ca.path, cert=curl_cert).error == "AccessDeniedException"
+        huge = json.dumps(HEALTH | {"pad": "p" * (1 << 20)}).encode()  # the certificate comes before the body
+        assert client.post("health", huge).error == "AccessDeniedException"
     # the REST API on the same listener does not want that subject: a token is enough there
     assert gw.rest.ok("/list-keys", {})["keys"] is not None
 
