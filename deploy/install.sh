@@ -12,6 +12,8 @@ command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
 # PostgreSQL server binaries for the store tests (tests/support/pg.py starts a throwaway cluster).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+# curl --aws-sigv4 (curl 7.75+) is one of the two independent SigV4 signers of the XKS tests (tests/xks).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install: apt-get install ${need_apt[*]}" >&2
   SUDO=""
