@@ -190,6 +190,10 @@ def _rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
     return rows
 
 
+SOFTWARE_TOKEN_NOTE = (
+    "**Software token.** The token is SoftHSM2, a software token: the raw rows, and the token's share of "
+    "every gateway row, are the host CPU's figures, not an HSM's (`kmsgw bench p11` measures a real one)."
+)
 HEADER = ["scenario", "rate", "unit", "x raw wrap", "p50 ms", "p99 ms", "errors", "notes"]
 
 
@@ -258,6 +262,8 @@ def console_table(outcomes: Sequence[Outcome]) -> str:
         if n == 0:
             out.append("  ".join("-" * w for w in widths) + "  -----")
     out.append("")
+    out.append(SOFTWARE_TOKEN_NOTE.replace("**", ""))
+    out.append("")
     out.append(f"ratios (same run, '{BASELINE}' = the HSM limit):")
     out.extend(f"  {line}" for line in ratio_lines(outcomes))
     targets = target_rows(outcomes)
@@ -311,6 +317,8 @@ def write_results_md(
         "move with the machine's load; the ratios between rows of one run hold better.",
         "",
         *busy_warning(facts),
+        f"> {SOFTWARE_TOKEN_NOTE}",
+        "",
         "## Results",
         "",
         "| scenario | what | rate | unit | x raw wrap | p50 ms | p99 ms | errors | notes |",
