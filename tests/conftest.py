@@ -104,7 +104,7 @@ def pg_url(pg_cluster: Any) -> str:
     return pg_cluster.create_database()
 
 
-LAYERS = ("core", "transport", "hsm", "store", "system", "hostile", "bench", "xks")
+LAYERS = ("core", "transport", "hsm", "store", "system", "hostile", "bench", "xks", "aws")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -97,6 +97,15 @@ class XksConfig:
 
 
 @dataclass
+class AwsConfig:
+    """[aws]: the AWS KMS API (AWS JSON 1.1, X-Amz-Target) on the HTTP listener (docs/aws-kms.md)."""
+
+    enabled: bool = False  # or `kmsgw serve --aws`; always on in `kmsgw dev`
+    max_clock_skew_s: float = 300.0  # X-Amz-Date this far from the server clock at most (AWS: 5 minutes)
+    hsm_start_timeout_ms: float = 2000.0  # a token job not started by then: 503 DependencyTimeoutException; 0: none
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("var")
     grpc_listen: str = "127.0.0.1:50051"
@@ -120,6 +129,7 @@ class Config:
     postgres: PostgresConfig = field(default_factory=PostgresConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     xks: XksConfig = field(default_factory=XksConfig)
+    aws: AwsConfig = field(default_factory=AwsConfig)
     # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
     mechanisms: dict = field(default_factory=dict)
 
@@ -182,7 +192,7 @@ def load(path: str | None = None, **overrides: object) -> Config:
 
 
 # Tables of the TOML file that fill a nested section of Config (each a dataclass field of that name).
-_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http", "xks")
+_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http", "xks", "aws")
 
 
 def _set(obj: object, key: str, value: object) -> None:

@@ -92,6 +92,9 @@ class Runtime:
         if self.config.xks.enabled:  # the XKS endpoint's own operations, and its unknown paths
             xks_ops = [op.name for op in operations.CATALOG if op.transport == "xks"]
             counts.declare_requests([*xks_ops, operations.UNKNOWN.name], ("xks",))
+        if self.config.aws.enabled or self.kms.settings.test_mode:  # the AWS KMS API's operations (docs/aws-kms.md)
+            aws_ops = [op.name for op in operations.CATALOG if op.transport == "aws"]
+            counts.declare_requests([*aws_ops, operations.UNKNOWN.name], ("aws",))
         return Services(
             kms=self.kms,
             auth=self.auth,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from gateway.app import tls, xks_wiring
+from gateway.app import aws_wiring, tls, xks_wiring
 from gateway.app.config import Config
 from gateway.app.first_start import serve_claim
 from gateway.app.runtime import Runtime
@@ -111,7 +111,7 @@ async def run(
     raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection cap derives from it
     http = _Uvicorn(
         uvicorn.Config(
-            xks_wiring.http_app(cfg, services, create_app(services)),  # with the XKS endpoint when [xks] is on
+            aws_wiring.http_app(cfg, services, xks_wiring.http_app(cfg, services, create_app(services))),
             lifespan="off",
             log_config=None,
             http=http_protocol(services.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
@@ -199,7 +199,8 @@ def serve(cfg: Config, workers: int = 1) -> int:
     try:
         tls.load(cfg.tls)  # refuse a bad [tls] section before the token or any worker starts
         xks_wiring.check(cfg)  # and a bad [xks] one
-    except (tls.TlsConfigError, xks_wiring.XksConfigError) as exc:
+        aws_wiring.check(cfg)  # and [aws]
+    except (tls.TlsConfigError, xks_wiring.XksConfigError, aws_wiring.AwsConfigError) as exc:
         log.error("refusing to start: %s", exc)
         return 2
     try:

@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--xks", action="store_true", help="serve the AWS KMS External Key Store proxy API too (as [xks] enabled)"
     )
+    serve.add_argument("--aws", action="store_true", help="serve the AWS KMS API too (as [aws] enabled)")
     serve.set_defaults(run=run)
 
 
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, grpc_listen=args.grpc_listen, rest_listen=args.rest_listen, log_level=args.log_level)
     if args.xks:
         cfg.xks.enabled = True
+    if args.aws:
+        cfg.aws.enabled = True
     from gateway.app.server import serve
     from gateway.telemetry import logs
 

@@ -66,6 +66,8 @@ class AwsAccess:
         """The key a KeyId names (id, ARN, alias, alias ARN) in its account and region; NotFoundException
         for a key of another region or account's namespace, as for one that does not exist."""
         ref = names.parse_key_ref(key_id, who.account_id, who.region, aliases=aliases)
+        if ref.region != who.region:  # keys are regional: an ARN of another region names nothing here
+            raise not_found(f"Invalid arn {key_id}: the region is not {who.region}.")
         if ref.alias_name:
             alias = self._store.get_aws_alias(ref.account_id, ref.region, ref.alias_name)
             if alias is None:

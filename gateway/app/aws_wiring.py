@@ -1,0 +1,57 @@
+"""``[aws]`` to the running endpoint: the AWS side of the core and the AWS KMS API's ASGI app, in front
+of the other HTTP apps. A request carrying ``X-Amz-Target`` (and, on a test gateway, ``/moto-api/``)
+goes to the AWS endpoint; everything else to the REST/XKS apps (transports never import each other,
+so they meet here, in the composition root). `kmsgw dev` and the pytest plugin always serve it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from gateway.app.config import Config
+from gateway.aws import RESET_PATH, create_aws_app
+from gateway.core.aws import AwsService
+from gateway.pipeline import Services
+
+Scope = MutableMapping[str, Any]
+Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class AwsConfigError(ValueError):
+    """The [aws] section cannot be served as configured."""
+
+
+def check(cfg: Config) -> None:
+    if cfg.aws.max_clock_skew_s <= 0:
+        raise AwsConfigError("[aws] max_clock_skew_s must be positive")
+    if cfg.aws.hsm_start_timeout_ms < 0:
+        raise AwsConfigError("[aws] hsm_start_timeout_ms must be 0 (no deadline) or positive")
+
+
+class AwsMux:
+    """Requests with ``X-Amz-Target`` (and the test gateway's reset) to the AWS app, the rest onwards."""
+
+    def __init__(self, aws: Asgi, other: Asgi, *, test_mode: bool) -> None:
+        self.aws = aws
+        self.other = other
+        self.test_mode = test_mode
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (
+            any(name == b"x-amz-target" for name, _ in scope["headers"])
+            or (self.test_mode and scope["path"] == RESET_PATH)
+        ):
+            await self.aws(scope, receive, send)
+        else:
+            await self.other(scope, receive, send)
+
+
+def http_app(cfg: Config, services: Services, other: Asgi) -> Asgi:
+    """``other`` alone, or with the AWS KMS API in front when [aws] is on (always on a test gateway)."""
+    test_mode = services.kms.settings.test_mode
+    if not (cfg.aws.enabled or test_mode):
+        return other
+    timeout = cfg.aws.hsm_start_timeout_ms / 1000 if cfg.aws.hsm_start_timeout_ms else None
+    aws = AwsService(services.kms, test_mode=test_mode, hsm_start_timeout_s=timeout)
+    endpoint = create_aws_app(services, aws, max_skew_s=float(cfg.aws.max_clock_skew_s))
+    return AwsMux(endpoint, other, test_mode=test_mode)
