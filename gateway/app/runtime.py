@@ -39,7 +39,16 @@ class Runtime:
     gate: RequestGate = field(default_factory=RequestGate)  # permission + rate limit per request
 
     @classmethod
-    def open(cls, config: Config, clock: Clock | None = None) -> Runtime:
+    def open(
+        cls,
+        config: Config,
+        clock: Clock | None = None,
+        *,
+        test_mode: bool = False,
+        executor_type: type[HsmExecutor] = HsmExecutor,
+    ) -> Runtime:
+        """``test_mode`` and ``executor_type`` are the dev runtime's (gateway/app/devmode): fixed ids and
+        credentials from a seed file, and an executor with a fault switch. `kmsgw serve` passes neither."""
         clock = clock or SystemClock()
         dialect = get_dialect(config.error_dialect)
         gate = RequestGate.from_config(config.limits)  # a bad [limits] table fails here, before the HSM opens
@@ -53,7 +62,7 @@ class Runtime:
         token = TokenSession(config.module_path(), config.hsm.token_label, config.read_pin())
         counts = metrics.PrometheusMetrics()
         window_s = config.hsm.batch_window_ms / 1000
-        executor = HsmExecutor(token, counts, max_batch=config.hsm.max_batch, window_s=window_s)
+        executor = executor_type(token, counts, max_batch=config.hsm.max_batch, window_s=window_s)
         executor.start()
         metrics.HSM_SESSIONS.set(1)
         try:
@@ -70,9 +79,10 @@ class Runtime:
             key_cache_seconds=config.key_cache_seconds,
             orphan_grace_seconds=config.orphan_grace_seconds,
             provisioning_timeout_seconds=config.provisioning_timeout_seconds,
+            test_mode=test_mode,
         )
         kms = Kms(store, hsm, clock, settings, metrics=counts)
-        auth = Authenticator(store, hsm, clock)
+        auth = Authenticator(store, hsm, clock, test_mode=test_mode)
         try:
             ensure_own_keys(store, executor.run_sync)  # once across processes and nodes on a fresh token
             audit = open_audit_log(config, executor.run_sync)

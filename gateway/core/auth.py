@@ -14,6 +14,7 @@ reaches a running server within that bound even when the generation misses it.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import time
@@ -34,6 +35,18 @@ _SK_ALPHABET = string.ascii_letters + string.digits
 _CACHE_SECONDS = 300.0  # an unsealed secret stays in memory this long at most
 POLICY_RECHECK_SECONDS = 5.0  # a cached caller (policy) is re-read from the store at least this often
 _MAX_CACHED = 10_000
+FIXED_ACCESS_KEY_RE = re.compile(r"^[A-Za-z0-9]{8,128}$")
+FIXED_SECRET_KEY_RE = re.compile(r"^[!-~]{16,128}$")  # printable ASCII, no space
+FIXED_USER_ID_RE = re.compile(r"^[a-zA-Z0-9]{1,64}$")  # what a grant's grantee_principal may name
+
+
+@dataclass(frozen=True)
+class FixedCredential:
+    """An AK/SK pair (and user id) chosen by a seed file: test mode only (gateway/core/seeding.py)."""
+
+    access_key: str
+    secret_key: str
+    user_id: str | None = None
 
 
 def _hex_id() -> str:
@@ -69,10 +82,11 @@ class _CachedCertificate:
 
 
 class Authenticator:
-    def __init__(self, store: MetadataStore, hsm: HsmPort, clock: Clock) -> None:
+    def __init__(self, store: MetadataStore, hsm: HsmPort, clock: Clock, *, test_mode: bool = False) -> None:
         self.store = store
         self.hsm = hsm
         self.clock = clock
+        self.test_mode = test_mode  # fixed credentials allowed (the dev runtime only)
         self._secrets: dict[str, _CachedSecret] = {}  # by access key
         self._tokens: dict[str, _CachedToken] = {}  # by token digest
         self._certificates: dict[str, _CachedCertificate] = {}  # by certificate fingerprint
@@ -99,14 +113,23 @@ class Authenticator:
         return Caller(row.project_id, row.domain_id, row.user_id, row.user_id, row.allowed_actions)
 
     async def create_credentials(
-        self, project_id: str, domain_id: str | None = None, actions: frozenset[str] | None = None
+        self,
+        project_id: str,
+        domain_id: str | None = None,
+        actions: frozenset[str] | None = None,
+        *,
+        fixed: FixedCredential | None = None,
     ) -> dict[str, object]:
+        """A new AK/SK pair; ``fixed`` (a seed file's known pair) only in test mode, so no deployment
+        can hold a guessable secret."""
+        if fixed is not None:
+            _check_fixed(fixed, self.test_mode)
         if actions is not None:
             actions = permissions.parse_actions(actions)
         domain = self._domain_for(project_id, domain_id)
-        access_key = "".join(secrets.choice(_AK_ALPHABET) for _ in range(20))
-        secret_key = "".join(secrets.choice(_SK_ALPHABET) for _ in range(40))
-        user_id = _hex_id()
+        access_key = fixed.access_key if fixed else "".join(secrets.choice(_AK_ALPHABET) for _ in range(20))
+        secret_key = fixed.secret_key if fixed else "".join(secrets.choice(_SK_ALPHABET) for _ in range(40))
+        user_id = (fixed.user_id if fixed else None) or _hex_id()
         [(iv, body)] = await self.hsm.seal_many(SEAL_KEY_LABEL, [SealItem(secret_key.encode(), _seal_aad(access_key))])
         row = CredentialRow(access_key, iv + body, project_id, domain, user_id, actions)
         self.store.put_credential(row, ms(time.time()))
@@ -250,6 +273,17 @@ class Authenticator:
 def _policy_out(actions: frozenset[str] | None) -> list[str] | None:
     """A policy as the CLI prints it: sorted action names, or None for every action."""
     return None if actions is None else sorted(actions)
+
+
+def _check_fixed(fixed: FixedCredential, test_mode: bool) -> None:
+    if not test_mode:
+        raise PermissionError("fixed credentials exist in test mode only (kmsgw dev, the pytest plugin)")
+    if not FIXED_ACCESS_KEY_RE.fullmatch(fixed.access_key):
+        raise ValueError("access_key must be 8-128 letters and digits")
+    if not FIXED_SECRET_KEY_RE.fullmatch(fixed.secret_key):
+        raise ValueError("secret_key must be 16-128 printable ASCII characters without spaces")
+    if fixed.user_id is not None and not FIXED_USER_ID_RE.fullmatch(fixed.user_id):
+        raise ValueError("user_id must be 1-64 letters and digits")
 
 
 def _seal_aad(access_key: str) -> bytes:

@@ -26,3 +26,6 @@ class Settings:
     # A provisioning key row or pending version younger than this may belong to a live node still
     # generating its object: reconciliation leaves it alone until then.
     provisioning_timeout_seconds: float = 300.0
+    # Test mode (`kmsgw dev`, the pytest plugin): seed files may fix key ids, AK/SK pairs and user ids
+    # (gateway/core/seeding.py). Only the dev runtime sets it; no configuration file or option can.
+    test_mode: bool = False
