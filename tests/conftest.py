@@ -23,6 +23,8 @@ from gateway.core.clock import OffsetClock
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from tests.support.gateway import Gateway, KmsClient, new_project_id
 
+pytest_plugins = ["pytester"]  # tests/testkit runs the kmsgw pytest plugin as its users would
+
 if shutil.which("softhsm2-util") is None:
     pytest.exit("softhsm2 is not installed: run `make test` (it installs it)", returncode=3)
 
@@ -104,7 +106,7 @@ def pg_url(pg_cluster: Any) -> str:
     return pg_cluster.create_database()
 
 
-LAYERS = ("core", "transport", "hsm", "store", "system", "hostile", "bench", "xks", "aws")
+LAYERS = ("core", "transport", "hsm", "store", "system", "hostile", "bench", "xks", "testkit", "aws")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,97 @@
+"""`kmsgw dev`: a throwaway gateway for local development and for test suites in any language.
+
+It makes a token and a store in a temp dir (or uses ``--data-dir``), loads ``--seed``, mints a dev
+project, serves gRPC, REST and the dev control surface on loopback, prints the endpoint variables
+and writes them to ``.kmsgw-dev.env``, then prints one ``kmsgw dev: ready {json}`` line (what
+testcontainers and the pytest plugin wait for). Ctrl-C or SIGTERM removes everything it made.
+docs/testing-with-kmsgw.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.commands._common import fail
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dev", help="a throwaway dev/test gateway on loopback, with a control surface")
+    p.add_argument("--data-dir", type=Path, help="keep state here (default: a temp dir removed on exit)")
+    p.add_argument("--config", help="TOML file, as for serve (dev defaults fill what it leaves at the default)")
+    p.add_argument("--seed", type=Path, help="seed file: projects, credentials, keys (docs/testing-with-kmsgw.md)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback; see --container)")
+    p.add_argument("--grpc-port", type=int, default=0, help="default: an ephemeral port")
+    p.add_argument("--rest-port", type=int, default=0, help="default: an ephemeral port")
+    p.add_argument("--control-port", type=int, default=0, help="default: an ephemeral port")
+    p.add_argument("--project-id", help="the dev project's id (default: a random one)")
+    p.add_argument("--no-project", action="store_true", help="mint no dev project (the pytest plugin's child)")
+    p.add_argument("--env-file", type=Path, default=Path(".kmsgw-dev.env"), help="default: ./.kmsgw-dev.env")
+    p.add_argument("--no-env-file", action="store_true", help="print the variables only")
+    p.add_argument("--watch-pid", type=int, help="stop when this process exits (a killed test runner)")
+    p.add_argument("--container", action="store_true", help="inside a container image: allow a non-loopback --host")
+    p.add_argument("--module", help="PKCS#11 module of a real HSM test partition (instead of SoftHSM2)")
+    p.add_argument("--token-label", help="its token label")
+    p.add_argument("--pin-file", help="a 0600 file holding its user PIN")
+    p.add_argument("--log-level", default="WARNING")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.app.devmode.runner import DevGateway, DevModeRefused, DevOptions
+    from gateway.app.devmode.seed import SeedError
+    from gateway.telemetry import logs
+
+    logs.setup(args.log_level)
+    options = DevOptions(
+        data_dir=args.data_dir,
+        config_file=args.config,
+        seed=args.seed,
+        host=args.host,
+        grpc_port=args.grpc_port,
+        rest_port=args.rest_port,
+        control_port=args.control_port,
+        dev_project=not args.no_project,
+        project_id=args.project_id,
+        env_file=None if args.no_env_file else args.env_file,
+        watch_pid=args.watch_pid,
+        container=args.container,
+        hsm_module=args.module,
+        token_label=args.token_label,
+        pin_file=args.pin_file,
+    )
+    gateway = DevGateway(options)
+    try:
+        gateway.open()
+    except (SeedError, DevModeRefused) as exc:
+        return fail(str(exc).replace("\n", "\nkmsgw: "))
+    try:
+        return asyncio.run(_serve(gateway))
+    except SeedError as exc:  # a seed entry the token or the core refused
+        return fail(str(exc))
+    finally:
+        gateway.close()
+        print("kmsgw dev: stopped; removed what it made", file=sys.stderr, flush=True)
+
+
+async def _serve(gateway: Any) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.serve(stop, _announce)
+    return 0
+
+
+def _announce(info: dict[str, Any]) -> None:
+    from gateway.testing import envfile
+
+    text = envfile.render(info, info.get("env"))
+    sys.stdout.write("".join(line + "\n" for line in text.splitlines()[1:]))
+    ready = {k: v for k, v in info.items() if k != "env"} | dict(info.get("env") or {})
+    sys.stdout.write(envfile.ready_line(ready) + "\n")
+    sys.stdout.flush()
