@@ -6,12 +6,17 @@ so they meet here, in the composition root). `kmsgw dev` and the pytest plugin a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.app.config import Config
+from gateway.app.devmode.extensions import DevExtension
+from gateway.app.devmode.extensions import register as register_dev
 from gateway.aws import RESET_PATH, create_aws_app
 from gateway.core.aws import AwsService
 from gateway.pipeline import Services
+
+if TYPE_CHECKING:
+    from gateway.app.devmode.context import DevContext
 
 Scope = MutableMapping[str, Any]
 Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -55,3 +60,18 @@ def http_app(cfg: Config, services: Services, other: Asgi) -> Asgi:
     aws = AwsService(services.kms, test_mode=test_mode, hsm_start_timeout_s=timeout)
     endpoint = create_aws_app(services, aws, max_skew_s=float(cfg.aws.max_clock_skew_s))
     return AwsMux(endpoint, other, test_mode=test_mode)
+
+
+def _dev_env(ctx: DevContext) -> dict[str, str]:
+    """The dev gateway's env-file lines: the endpoint AWS clients take, and its test credential."""
+    url = str(ctx.endpoints.get("rest_url", ""))
+    return {
+        "KMSGW_AWS_ENDPOINT": url,
+        "AWS_ENDPOINT_URL_KMS": url,  # botocore (boto3, the AWS CLI) reads it for the kms service
+        "KMSGW_AWS_ACCESS_KEY_ID": "FOOBARKEY",
+        "KMSGW_AWS_SECRET_ACCESS_KEY": "FOOBARSECRET",
+        "KMSGW_AWS_ACCOUNT_ID": "123456789012",
+    }
+
+
+register_dev(DevExtension("aws", env=_dev_env, ready=lambda ctx: {"aws_endpoint": ctx.endpoints.get("rest_url", "")}))
