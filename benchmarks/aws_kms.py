@@ -61,9 +61,21 @@ def _signed_files(tmp: Path, url: str, cred: dict[str, str], target: str, body: 
 
 def _wrk(url: str, seconds: float, connections: int, *args: str) -> dict[str, Any]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(HERE / "wrk" / "aws_signed.lua"), url, "--", *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(HERE / "wrk" / "aws_signed.lua"),
+            url,
+            "--",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     line = next(x for x in out.stdout.splitlines() if x.startswith("WRKJSON "))
     data = json.loads(line[8:])
     data["rps"] = round(data["requests"] / (data["duration_us"] / 1e6), 1)
@@ -106,9 +118,26 @@ def main() -> int:
                                       "--account-id", "123456789012"], capture_output=True, text=True, env=env,
                                      check=True).stdout)  # fmt: skip
     port, moto_port = _free_port(), _free_port()
-    gw = subprocess.Popen([*kmsgw, "serve", "--aws", "--data-dir", str(data_dir), "--workers", str(args.workers),
-                           "--rest-listen", f"127.0.0.1:{port}", "--grpc-listen", "127.0.0.1:0", "--log-level", "WARNING"],
-                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    gw = subprocess.Popen(
+        [
+            *kmsgw,
+            "serve",
+            "--aws",
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            str(args.workers),
+            "--rest-listen",
+            f"127.0.0.1:{port}",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     moto_bin = str(Path(sys.executable).parent / "moto_server")
     moto = subprocess.Popen([moto_bin, "-p", str(moto_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows: list[dict[str, Any]] = []
