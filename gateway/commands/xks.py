@@ -100,10 +100,29 @@ def list_keys(args: argparse.Namespace) -> int:
     return _with_admin(args, lambda a: a.list_keys(args.uri_prefix))
 
 
+def _check(args: argparse.Namespace) -> None:
+    """What can be refused without the store or the token: refused before either opens."""
+    from gateway.core.validate import KEY_ID_RE
+    from gateway.core.xks import names
+
+    if getattr(args, "uri_prefix", None) is not None:
+        names.normalize_prefix(args.uri_prefix)
+    if getattr(args, "usage", None) is not None:
+        names.parse_usage(args.usage)
+    if getattr(args, "key_id", None) is not None and not KEY_ID_RE.fullmatch(args.key_id):
+        raise ValueError("--key-id must be a gateway key id (a lower-case UUID)")
+    if getattr(args, "xks_key_id", None) is not None:
+        names.xks_key_id(args.xks_key_id)
+
+
 def _with_admin(args: argparse.Namespace, work: Callable[[Any], dict[str, Any]]) -> int:
     from gateway.app.runtime import Runtime
     from gateway.core.xks import XksAdmin
 
+    try:
+        _check(args)
+    except ValueError as exc:
+        return fail(str(exc))
     rt = Runtime.open(load_config(args))
     try:
         out = work(XksAdmin(rt.store, rt.kms.hsm, rt.kms.clock))
