@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.app.devmode.runner import DevGateway, DevModeRefused, DevOptions
-    from gateway.app.devmode.seed import SeedError
+    made_dir, early = _early_token(args)  # SoftHSM2's token initializes while Python imports the app
+    from gateway.app.devmode.errors import DevModeRefused, SeedError
+    from gateway.app.devmode.runner import DevGateway, DevOptions
     from gateway.telemetry import logs
 
     logs.setup(args.log_level)
+    if early is not None:
+        early.join()
     options = DevOptions(
-        data_dir=args.data_dir,
+        data_dir=args.data_dir or (made_dir / "var" if made_dir else None),
+        made_dir=made_dir,
         config_file=args.config,
         seed=args.seed,
         host=args.host,
@@ -76,6 +83,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gateway.close()
         print("kmsgw dev: stopped; removed what it made", file=sys.stderr, flush=True)
+
+
+def _early_token(args: argparse.Namespace) -> tuple[Path | None, threading.Thread | None]:
+    """Start making the throwaway SoftHSM2 token on a thread (softhsm2-util runs as a child process);
+    not with a config file or an HSM module, which may name another token. Failures surface later,
+    when the runtime opens the token itself."""
+    made_dir = None if args.data_dir is not None else Path(tempfile.mkdtemp(prefix="kmsgw-dev-"))
+    if args.config or args.module:
+        return made_dir, None
+    data_dir = args.data_dir or (made_dir / "var" if made_dir else None)
+    assert data_dir is not None
+
+    def make() -> None:
+        from gateway.hsm.softhsm import ensure_softhsm
+
+        with contextlib.suppress(Exception):
+            ensure_softhsm(data_dir)
+
+    thread = threading.Thread(target=make, name="kmsgw-dev-token", daemon=True)
+    thread.start()
+    return made_dir, thread
 
 
 async def _serve(gateway: Any) -> int:

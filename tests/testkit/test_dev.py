@@ -155,7 +155,8 @@ def test_kmsgw_dev_refuses_a_non_loopback_address(tmp_path: Path) -> None:
 
 
 def test_the_container_mode_is_refused_outside_a_container() -> None:
-    from gateway.app.devmode.runner import DevModeRefused, check_listen_host
+    from gateway.app.devmode.errors import DevModeRefused
+    from gateway.app.devmode.runner import check_listen_host
 
     check_listen_host("127.0.0.1", False)
     check_listen_host("::1", False)
@@ -198,3 +199,22 @@ def listening_ports(pid: int) -> list[int]:
             if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
                 ports.append(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def test_the_container_image_documents_its_dev_mode() -> None:
+    """The image's dev command (deploy/Containerfile's comment, docs/testing-with-kmsgw.md) parses as written."""
+    import shlex
+
+    from gateway.cli import parser
+
+    text = (Path(__file__).resolve().parents[2] / "deploy" / "Containerfile").read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("#") and " kmsgw dev " in line]
+    argv = shlex.split(line.split(" kmsgw ", 1)[1])
+    args = parser().parse_args(argv)
+    assert (args.command, args.container, args.host, args.grpc_port, args.rest_port) == (
+        "dev",
+        True,
+        "0.0.0.0",
+        50051,
+        8080,
+    )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app.devmode.seed import SeedError, load
+from gateway.app.devmode.errors import SeedError
+from gateway.app.devmode.seed import load
 from gateway.client import KmsClient
 from gateway.core.auth import FixedCredential
 from gateway.core.seeding import Seeding

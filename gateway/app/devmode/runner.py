@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -30,11 +30,9 @@ from gateway.app import config as config_mod
 from gateway.app.config import Config
 from gateway.app.devmode import control
 from gateway.app.devmode.context import DevContext
+from gateway.app.devmode.errors import DevModeRefused
 from gateway.app.devmode.extensions import EXTENSIONS
 from gateway.app.devmode.faults import FaultableExecutor
-from gateway.app.devmode.seed import Seed
-from gateway.app.devmode.seed import load as load_seed
-from gateway.app.devmode.seeder import apply_seed
 from gateway.app.runtime import Runtime
 from gateway.app.server import bind, run
 from gateway.core.clock import OffsetClock, SystemClock
@@ -42,19 +40,19 @@ from gateway.core.ports.hsm import key_label
 from gateway.secret_files import write_secret
 from gateway.testing import envfile
 
+if TYPE_CHECKING:
+    from gateway.app.devmode.seed import Seed
+
 log = logging.getLogger(__name__)
 
 # Where the file leaves a setting at its embedded default, a dev gateway uses these instead.
-DEV_DEFAULTS: dict[str, Any] = {"cmk_quota": 100_000, "drain_seconds": 1.0, "sweep_interval_s": 60.0}
-
-
-class DevModeRefused(ValueError):
-    """A dev gateway asked for something only a deployment may do (listening beyond loopback)."""
+DEV_DEFAULTS: dict[str, Any] = {"cmk_quota": 100_000, "drain_seconds": 0.25, "sweep_interval_s": 60.0}
 
 
 @dataclass
 class DevOptions:
     data_dir: Path | None = None  # None: a fresh temp dir, removed when the gateway stops
+    made_dir: Path | None = None  # a temp dir the caller made for this gateway: removed when it stops
     config_file: str | None = None
     seed: Path | None = None
     host: str = "127.0.0.1"
@@ -73,8 +71,10 @@ class DevOptions:
 
 
 def in_container() -> bool:
-    """True inside a Docker/Podman/Kubernetes container (their marker files or cgroup names)."""
-    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists() or os.environ.get("container"):
+    """True inside a Docker/Podman/Kubernetes container (their marker files, variables or cgroup names)."""
+    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+        return True
+    if os.environ.get("container") or os.environ.get("KUBERNETES_SERVICE_HOST"):
         return True
     try:
         cgroup = Path("/proc/1/cgroup").read_text()
@@ -126,7 +126,7 @@ class DevGateway:
     def __init__(self, options: DevOptions) -> None:
         self.options = options
         self.seed: Seed | None = None
-        self._made_dir: Path | None = None
+        self._made_dir: Path | None = options.made_dir
         self._wrote_env: Path | None = None
         self.rt: Runtime | None = None
         self.ctx: DevContext | None = None
@@ -136,12 +136,19 @@ class DevGateway:
     def open(self) -> None:
         """Check the options and the seed, then make the data dir and open the runtime in test mode."""
         opts = self.options
-        check_listen_host(opts.host, opts.container)
-        if opts.seed is not None:
-            self.seed = load_seed(opts.seed)  # SeedError before anything is made
+        try:
+            check_listen_host(opts.host, opts.container)
+            if opts.seed is not None:
+                from gateway.app.devmode.seed import load as load_seed  # pydantic models: only when seeding
+
+                self.seed = load_seed(opts.seed)  # SeedError before anything is made
+        except BaseException:
+            self._remove_made()
+            raise
         data_dir = opts.data_dir
         if data_dir is None:
-            data_dir = self._made_dir = Path(tempfile.mkdtemp(prefix="kmsgw-dev-")) / "var"
+            self._made_dir = Path(tempfile.mkdtemp(prefix="kmsgw-dev-"))
+            data_dir = self._made_dir / "var"
         cfg = self.config(data_dir)
         clock = OffsetClock()
         try:
@@ -181,6 +188,8 @@ class DevGateway:
         assert rt is not None and ctx is not None, "open() first"
         await rt.auth.setup()
         if self.seed is not None:
+            from gateway.app.devmode.seeder import apply_seed
+
             made = await apply_seed(rt, self.seed, str(opts.seed))
             log.info("seeded", extra=made)
         control_sock = bind(_listen(opts.host, opts.control_port))
@@ -209,7 +218,12 @@ class DevGateway:
             rest_url=f"http://{host}:{ports['rest']}",
             control_url=f"http://{host}:{control_sock.getsockname()[1]}",
         )
+        async def stop_control() -> None:  # with the gateway's listeners, not after them
+            await stop.wait()
+            server.should_exit = True
+
         background = [asyncio.create_task(ctx.sweep_forever(rt.config.sweep_interval_s))]
+        background.append(asyncio.create_task(stop_control()))
         if opts.watch_pid is not None:
             background.append(asyncio.create_task(_watch_pid(opts.watch_pid, stop)))
         try:
@@ -271,7 +285,7 @@ class DevGateway:
 
     def _remove_made(self) -> None:
         if self._made_dir is not None:
-            shutil.rmtree(self._made_dir.parent, ignore_errors=True)
+            shutil.rmtree(self._made_dir, ignore_errors=True)
             self._made_dir = None
 
 

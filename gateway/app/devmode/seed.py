@@ -18,21 +18,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.app.devmode.errors import SeedError
 from gateway.core import permissions
 
 MATERIAL_BYTES = 32
 _NAME = r"^[a-zA-Z0-9_-]{1,64}$"
-
-
-class SeedError(ValueError):
-    """A seed file that cannot be used: ``str()`` is ``file: entry: reason`` (one line per problem)."""
-
-    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
-        self.file = file
-        self.problems = problems
-        super().__init__(
-            "\n".join(f"{file}: {entry}: {reason}" if entry else f"{file}: {reason}" for entry, reason in problems)
-        )
 
 
 class _Entry(BaseModel):

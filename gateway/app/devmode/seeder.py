@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from gateway.app.devmode.seed import Credential, Key, Project, Seed, SeedError
+from gateway.app.devmode.errors import SeedError
+from gateway.app.devmode.seed import Credential, Key, Project, Seed
 from gateway.core.auth import FixedCredential
 from gateway.core.errors import KmsError
 from gateway.core.model import Caller
