@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
 import tempfile
@@ -45,15 +46,51 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Until the event loop takes SIGTERM and SIGINT over, they end the process through the finally
+    # below, so even a gateway stopped while it starts leaves nothing behind.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_starting)
     made_dir, early = _early_token(args)  # SoftHSM2's token initializes while Python imports the app
-    from gateway.app.devmode.errors import DevModeRefused, SeedError
-    from gateway.app.devmode.runner import DevGateway, DevOptions
-    from gateway.telemetry import logs
+    gateway = None
+    try:
+        from gateway.app.devmode.errors import DevModeRefused, SeedError
+        from gateway.app.devmode.runner import DevGateway, DevOptions
+        from gateway.telemetry import logs
 
-    logs.setup(args.log_level)
-    if early is not None:
-        early.join()
-    options = DevOptions(
+        logs.setup(args.log_level)
+        if early is not None:
+            early.join()
+        gateway = DevGateway(_options(args, made_dir, DevOptions))
+        try:
+            gateway.open()
+        except (SeedError, DevModeRefused) as exc:
+            return fail(str(exc).replace("\n", "\nkmsgw: "))
+        try:
+            return asyncio.run(_serve(gateway))
+        except SeedError as exc:  # a seed entry the token or the core refused
+            return fail(str(exc))
+    except _Stopped:
+        return 0
+    finally:
+        if early is not None:
+            early.join(30)
+        if gateway is not None:
+            gateway.close()
+        elif made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
+        print("kmsgw dev: stopped; removed what it made", file=sys.stderr, flush=True)
+
+
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT while the gateway was still starting."""
+
+
+def _stop_starting(_signum: int, _frame: object) -> None:
+    raise _Stopped
+
+
+def _options(args: argparse.Namespace, made_dir: Path | None, options: Any) -> Any:
+    return options(
         data_dir=args.data_dir or (made_dir / "var" if made_dir else None),
         made_dir=made_dir,
         config_file=args.config,
@@ -71,18 +108,6 @@ def run(args: argparse.Namespace) -> int:
         token_label=args.token_label,
         pin_file=args.pin_file,
     )
-    gateway = DevGateway(options)
-    try:
-        gateway.open()
-    except (SeedError, DevModeRefused) as exc:
-        return fail(str(exc).replace("\n", "\nkmsgw: "))
-    try:
-        return asyncio.run(_serve(gateway))
-    except SeedError as exc:  # a seed entry the token or the core refused
-        return fail(str(exc))
-    finally:
-        gateway.close()
-        print("kmsgw dev: stopped; removed what it made", file=sys.stderr, flush=True)
 
 
 def _early_token(args: argparse.Namespace) -> tuple[Path | None, threading.Thread | None]:

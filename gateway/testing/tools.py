@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from gateway.testing.control import ControlClient
 from gateway.testing.handle import KmsGateway, KmsProject
 
 if TYPE_CHECKING:
@@ -25,7 +26,12 @@ class KmsClock:
     """The gateway's clock. ``advance`` moves it forward and runs the background sweeps at once."""
 
     def __init__(self, gateway: KmsGateway) -> None:
-        self._control = gateway.require_control("kms_clock")
+        self._gateway = gateway
+        gateway.require_control("kms_clock")
+
+    @property
+    def _control(self) -> ControlClient:  # read at each call: a restart gives the gateway a new one
+        return self._gateway.require_control("kms_clock")
 
     def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> dict[str, Any]:
         """Move the clock forward; returns what the sweeps did: ``{"deleted": [...], "rotated": [...],
@@ -72,7 +78,11 @@ class KmsFaults:
 
     def __init__(self, gateway: KmsGateway) -> None:
         self._gateway = gateway
-        self._control = gateway.require_control("kms_faults")
+        gateway.require_control("kms_faults")
+
+    @property
+    def _control(self) -> ControlClient:
+        return self._gateway.require_control("kms_faults")
 
     def _set(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._control.post("/v1/faults", body))

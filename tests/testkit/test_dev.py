@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,18 @@ def test_kmsgw_dev_removes_everything_it_made(tmp_path: Path, how: object) -> No
     assert not data_dir.parent.exists()  # the temp dir kmsgw dev made
     assert not dev.env_file.exists()
     assert processes_under(data_dir.parent) == []
+
+
+@pytest.mark.parametrize("after", [0.3, 0.8])
+def test_kmsgw_dev_stopped_while_starting_leaves_nothing(tmp_path: Path, after: float) -> None:
+    """SIGTERM at some moment of the start (no sleep waits for anything here: it only picks a moment)."""
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"} | {"TMPDIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "gateway", "dev", "--no-env-file"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) in (0, -signal.SIGTERM)  # -15: before Python had run any of kmsgw's code
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_kmsgw_dev_refuses_a_non_loopback_address(tmp_path: Path) -> None:

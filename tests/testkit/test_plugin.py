@@ -52,9 +52,9 @@ def test_dash_p_no_kmsgw_turns_it_off(pytester: pytest.Pytester) -> None:
 
 def test_a_bad_seed_names_file_entry_and_reason_without_a_traceback(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", **{"kmsgw-seed": SEED_BAD})
-    pytester.makepyfile(test_seeded="def test_it(kms_project):\n    pass\n")
+    pytester.makepyfile(test_seeded="def test_one(kms_project):\n    pass\n\ndef test_two(kms_client):\n    pass\n")
     result = run(pytester, "--kmsgw-seed", "kmsgw-seed.toml")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)  # the second fails at once with the same words (no second start)
     result.stdout.fnmatch_lines(
         ["*kmsgw-seed.toml: projects[[]0[]] (id 'p1').keys[[]0[]] (alias 'orders').material: material[[]0[]]*32 bytes*"]
     )
@@ -108,6 +108,9 @@ def test_inprocess_mode(pytester: pytest.Pytester) -> None:
             assert key.key_id in kms_clock.advance(days=8)["deleted"]
             kms_faults.close_sessions()
             assert len(kms_client.generate_random(256).random_data) == 32
+            sealed = kms_client.encrypt_data(kms_key().key_id, b"kept").cipher_text
+            kms_gateway.restart()  # the library is initialized once per process: the same token reopens
+            assert kms_client.decrypt_data(sealed).plain_text == b"kept"
         """
     )
     run(pytester, "--kmsgw-mode", "inprocess").assert_outcomes(passed=1)

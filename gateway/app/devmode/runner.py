@@ -218,6 +218,7 @@ class DevGateway:
             rest_url=f"http://{host}:{ports['rest']}",
             control_url=f"http://{host}:{control_sock.getsockname()[1]}",
         )
+
         async def stop_control() -> None:  # with the gateway's listeners, not after them
             await stop.wait()
             server.should_exit = True
