@@ -83,6 +83,15 @@ class HttpConfig:
 
 
 @dataclass
+class ServeConfig:
+    """[serve]: how the listeners share a worker's event loops and processes (gateway/app/serving.py)."""
+
+    model: str = "split"  # "shared" | "threads" | "split" (or `kmsgw serve --serving-model`)
+    loop: str = "asyncio"  # "asyncio" | "uvloop" (the uvloop package must be installed)
+    switch_interval_ms: float = 0.0  # the interpreter's GIL switch interval; 0: its own (5 ms)
+
+
+@dataclass
 class XksConfig:
     """[xks]: the AWS KMS External Key Store proxy API on the HTTP listener (docs/xks.md)."""
 
@@ -130,6 +139,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     xks: XksConfig = field(default_factory=XksConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     # [mechanisms.<KEY_SPEC>]: vendor mechanism numbers for SM2/SM4 (docs/asymmetric.md)
     mechanisms: dict = field(default_factory=dict)
 
@@ -192,7 +202,7 @@ def load(path: str | None = None, **overrides: object) -> Config:
 
 
 # Tables of the TOML file that fill a nested section of Config (each a dataclass field of that name).
-_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http", "xks", "aws")
+_SECTIONS = ("hsm", "tls", "audit", "limits", "postgres", "http", "xks", "serve", "aws")
 
 
 def _set(obj: object, key: str, value: object) -> None:

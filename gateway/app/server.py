@@ -1,4 +1,6 @@
-"""`kmsgw serve`: both listeners on one event loop, the HSM executor beside them.
+"""`kmsgw serve`: the gRPC and HTTP listeners, the HSM executor beside them.
+
+How the listeners share loops and processes is the serving model (gateway/app/serving.py).
 
 SIGTERM/SIGINT: health turns NOT_SERVING, listeners stop accepting, in-flight calls get
 ``drain_seconds`` to finish, then the executor stops and the process exits 0.
@@ -13,11 +15,15 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import grpc
 import uvicorn
+from grpc_health.v1 import health
 
-from gateway.app import aws_wiring, tls, xks_wiring
+from gateway.app import aws_wiring, serving, tls, xks_wiring
 from gateway.app.config import Config
 from gateway.app.first_start import serve_claim
 from gateway.app.runtime import Runtime
@@ -25,6 +31,7 @@ from gateway.core.housekeeping import ReconcileReport
 from gateway.core.leases import SWEEP_LEASE, Lease, sweep_lease_ttl
 from gateway.grpc_api import server as grpc_server
 from gateway.hsm import health as hsm_health
+from gateway.pipeline import Services
 from gateway.rest.app import create_app
 from gateway.rest.protocol import http_protocol, raise_open_file_limit
 from gateway.store.factory import StoreUnavailable
@@ -76,6 +83,59 @@ def bind(listen: str, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
+@dataclass
+class GrpcListener:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+
+@dataclass
+class HttpListener:
+    server: _Uvicorn
+    task: asyncio.Task[None]
+    port: int
+
+    async def drain(self) -> None:
+        """Stop accepting, give in-flight requests uvicorn's graceful shutdown (``drain_seconds``)."""
+        self.server.should_exit = True
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def start_grpc(services: Services, cfg: Config, tls_material: Any, reuse_port: bool) -> GrpcListener:
+    credentials = tls.grpc_credentials(tls_material) if tls_material else None
+    server, health_servicer, port = grpc_server.build(
+        services, cfg.grpc_listen, reuse_port=reuse_port, credentials=credentials
+    )
+    await server.start()
+    return GrpcListener(server, health_servicer, port)
+
+
+async def start_http(services: Services, cfg: Config, tls_material: Any, reuse_port: bool) -> HttpListener:
+    """The HTTP listener on the running loop (the REST app, and the XKS endpoint when [xks] is on)."""
+    sock = bind(cfg.rest_listen, reuse_port=reuse_port)
+    http = _Uvicorn(
+        uvicorn.Config(
+            aws_wiring.http_app(
+                cfg, services, xks_wiring.http_app(cfg, services, create_app(services))
+            ),  # + [xks], [aws]
+            lifespan="off",
+            log_config=None,
+            http=http_protocol(services.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
+            access_log=False,
+            timeout_graceful_shutdown=int(cfg.drain_seconds),
+            ssl_context_factory=(lambda _c, _d: tls.rest_context(tls_material)) if tls_material else None,
+        )
+    )
+    task = asyncio.create_task(http.serve(sockets=[sock]))
+    # The socket only listens once uvicorn has started: "serving" must not be announced before.
+    while not http.started and not task.done():
+        await asyncio.sleep(0.005)
+    if task.done():
+        task.result()  # raises why the HTTP listener could not start
+    return HttpListener(http, task, sock.getsockname()[1])
+
+
 async def run(
     rt: Runtime,
     *,
@@ -85,9 +145,15 @@ async def run(
     sweep: bool = True,
     announce: bool = True,
     reconcile: bool = True,  # False in workers: their parent reconciled once before spawning them
+    transports: tuple[str, ...] = serving.BOTH,  # a worker of the split model serves one
 ) -> None:
-    """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals."""
+    """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals.
+
+    gRPC, the sweeps and the health watch run on the caller's loop; HTTP runs there too (model
+    ``shared``) or on a loop and thread of its own (``threads``, and a lone process of ``split``).
+    ``on_ready`` gets the ports served (0 for a transport this process does not serve)."""
     cfg = rt.config
+    serving.check(cfg)
     await rt.auth.setup()
     report = await reconcile_at_start(rt) if reconcile else None
     if report is not None:
@@ -102,32 +168,26 @@ async def run(
 
     tls_material = tls.load(cfg.tls)  # each process builds its own contexts (TlsConfigError: refuse to start)
     services = rt.services  # what the transports are handed: they never see the runtime
-    grpc_credentials = tls.grpc_credentials(tls_material) if tls_material else None
-    grpc, health, grpc_port = grpc_server.build(
-        services, cfg.grpc_listen, reuse_port=reuse_port, credentials=grpc_credentials
-    )
-    await grpc.start()
-    http_sock = bind(cfg.rest_listen, reuse_port=reuse_port)
-    raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection cap derives from it
-    http = _Uvicorn(
-        uvicorn.Config(
-            aws_wiring.http_app(cfg, services, xks_wiring.http_app(cfg, services, create_app(services))),
-            lifespan="off",
-            log_config=None,
-            http=http_protocol(services.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
-            access_log=False,
-            timeout_graceful_shutdown=int(cfg.drain_seconds),
-            ssl_context_factory=(lambda _c, _d: tls.rest_context(tls_material)) if tls_material else None,
-        )
-    )
-    http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
-    # The socket only listens once uvicorn has started: "serving" must not be announced before.
-    while not http.started and not http_task.done():
-        await asyncio.sleep(0.005)
-    if http_task.done():
-        http_task.result()  # raises why the HTTP listener could not start
-    await grpc_server.mark_serving(health, True)
-    http_port = http_sock.getsockname()[1]
+    raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection caps derive from it
+    grpc_l = await start_grpc(services, cfg, tls_material, reuse_port) if serving.GRPC in transports else None
+    http_l: HttpListener | None = None
+    http_thread: serving.LoopThread | None = None
+    if serving.HTTP in transports:
+        if grpc_l is not None and serving.in_process_model(cfg) == serving.THREADS:
+            http_thread = serving.LoopThread("kmsgw-http", serving.loop_factory(cfg))
+        try:
+            starting = start_http(services, cfg, tls_material, reuse_port)
+            http_l = await (http_thread.run(starting) if http_thread else starting)
+        except BaseException:
+            if grpc_l is not None:
+                await grpc_l.server.stop(None)
+            if http_thread is not None:
+                http_thread.close()
+            raise
+    if grpc_l is not None:
+        await grpc_server.mark_serving(grpc_l.health, True)
+    grpc_port = grpc_l.port if grpc_l else 0
+    http_port = http_l.port if http_l else 0
     log.info(
         "serving" if announce else "worker serving",
         extra={
@@ -136,6 +196,8 @@ async def run(
             "data_dir": str(cfg.data_dir),
             "pid": os.getpid(),
             "tls": tls_material.client_auth if tls_material else "off",  # "off" or the client_auth mode
+            "transports": list(transports),
+            "serving_model": cfg.serve.model,
         },
     )
 
@@ -145,19 +207,32 @@ async def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     sweeper = asyncio.create_task(_sweep(rt, cfg.sweep_interval_s)) if sweep else None
-    hsm_watch = asyncio.create_task(hsm_health.watch(rt.executor, lambda ok: grpc_server.mark_serving(health, ok)))
+    hsm_watch = asyncio.create_task(hsm_health.watch(rt.executor, functools.partial(_on_hsm_change, grpc_l)))
     if on_ready is not None:
         on_ready(grpc_port, http_port)
     await stop.wait()
 
     log.info("draining", extra={"seconds": cfg.drain_seconds})
     hsm_watch.cancel()  # before NOT_SERVING: a late probe must not report SERVING again
-    await grpc_server.mark_serving(health, False)
+    if grpc_l is not None:
+        await grpc_server.mark_serving(grpc_l.health, False)
     if sweeper is not None:
         sweeper.cancel()
-    http.should_exit = True
-    await asyncio.gather(grpc.stop(cfg.drain_seconds), http_task, return_exceptions=True)
+    draining: list[Awaitable[Any]] = []
+    if grpc_l is not None:
+        draining.append(grpc_l.server.stop(cfg.drain_seconds))
+    if http_l is not None:
+        draining.append(http_thread.run(http_l.drain()) if http_thread else http_l.drain())
+    await asyncio.gather(*draining, return_exceptions=True)
+    if http_thread is not None:
+        http_thread.close()
     log.info("stopped")
+
+
+async def _on_hsm_change(grpc_l: GrpcListener | None, available: bool) -> None:
+    """gRPC health follows the token; /healthz reads the executor's state itself (rest/app.py)."""
+    if grpc_l is not None:
+        await grpc_server.mark_serving(grpc_l.health, available)
 
 
 async def reconcile_at_start(rt: Runtime) -> ReconcileReport:
@@ -200,7 +275,8 @@ def serve(cfg: Config, workers: int = 1) -> int:
         tls.load(cfg.tls)  # refuse a bad [tls] section before the token or any worker starts
         xks_wiring.check(cfg)  # and a bad [xks] one
         aws_wiring.check(cfg)  # and [aws]
-    except (tls.TlsConfigError, xks_wiring.XksConfigError, aws_wiring.AwsConfigError) as exc:
+        serving.check(cfg)  # and a bad [serve] one
+    except (tls.TlsConfigError, xks_wiring.XksConfigError, aws_wiring.AwsConfigError, serving.ServeConfigError) as exc:
         log.error("refusing to start: %s", exc)
         return 2
     try:
@@ -213,7 +289,7 @@ def serve(cfg: Config, workers: int = 1) -> int:
         log.error("refusing to start: %s", exc)
         return 2
     try:
-        asyncio.run(run(rt))
+        serving.run_main(cfg, run(rt))
     finally:
         rt.close()
     return 0

@@ -7,6 +7,9 @@ near 40,000 AES-GCM operations/s), so parallelism comes from processes,
 each initializing the library itself. The parent never touches PKCS#11 or gRPC after the
 start-up reconciliation; workers are *spawned* (not forked) so nothing initialized leaks in.
 
+Which transports a worker serves is the serving model's (gateway/app/serving.py): both in every
+worker, or, with ``split``, N workers for gRPC and N for HTTP.
+
 Ports: every worker binds the same addresses with SO_REUSEPORT and the kernel spreads
 connections. An ephemeral port (``:0``) is resolved once by the parent and handed down.
 Every worker runs the background sweep loop; the sweep lease in the store (gateway/core/leases.py)
@@ -16,7 +19,6 @@ worker when the holder dies.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import logging
 import multiprocessing as mp
@@ -28,6 +30,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from gateway.app import serving
 from gateway.app.config import Config
 from gateway.app.server import bind, reconcile_at_start, split_host_port
 from gateway.telemetry import logs
@@ -37,7 +40,7 @@ RESTART_BACKOFF_S = 1.0
 _PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
-def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int) -> None:
+def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int, transports: tuple[str, ...]) -> None:
     from gateway.app.runtime import Runtime
     from gateway.app.server import run
 
@@ -46,14 +49,16 @@ def _worker_main(cfg: Config, index: int, ready: mp.Queue, parent: int) -> None:
     logging.getLogger().handlers[0].addFilter(_WorkerTag(index))
     rt = Runtime.open(cfg)
     try:
-        asyncio.run(
+        serving.run_main(
+            cfg,
             run(
                 rt,
                 reuse_port=True,
                 reconcile=False,  # done once by the parent
                 on_ready=lambda g, h: ready.put((index, os.getpid(), g, h)),
                 announce=False,
-            )
+                transports=transports,
+            ),
         )
     finally:
         rt.close()
@@ -98,7 +103,7 @@ def serve_workers(cfg: Config, workers: int) -> int:
     # Start-up work that must happen once: token bootstrap, migrations, reconciliation.
     rt = Runtime.open(cfg)
     try:
-        asyncio.run(_prepare(rt))
+        serving.run_main(cfg, _prepare(rt))
     finally:
         rt.close()
 
@@ -112,9 +117,10 @@ def serve_workers(cfg: Config, workers: int) -> int:
     ctx = mp.get_context("spawn")
     ready: mp.Queue = ctx.Queue()
     procs: dict[int, mp.process.BaseProcess] = {}
+    plan = serving.worker_plan(cfg, workers)  # the transports of each worker, by index
 
     def start(index: int) -> None:
-        args = (cfg, index, ready, os.getpid())
+        args = (cfg, index, ready, os.getpid(), plan[index])
         p = ctx.Process(target=_worker_main, args=args, name=f"kmsgw-worker-{index}", daemon=False)
         p.start()
         procs[index] = p
@@ -127,11 +133,11 @@ def serve_workers(cfg: Config, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    for i in range(workers):
+    for i in range(len(plan)):
         start(i)
     started: dict[int, tuple[int, int, int]] = {}
     deadline = time.monotonic() + 120
-    while len(started) < workers and not stopping and time.monotonic() < deadline:
+    while len(started) < len(plan) and not stopping and time.monotonic() < deadline:
         try:
             index, pid, grpc_port, http_port = ready.get(timeout=0.5)
             started[index] = (pid, grpc_port, http_port)
@@ -142,10 +148,17 @@ def serve_workers(cfg: Config, workers: int) -> int:
     for sock in holders:
         sock.close()
     if started and not stopping:
-        _, grpc_port, http_port = next(iter(started.values()))
+        grpc_port = max(g for _, g, _ in started.values())  # 0 from a worker that does not serve gRPC
+        http_port = max(h for _, _, h in started.values())
         log.info(
             "serving",
-            extra={"grpc_port": grpc_port, "rest_port": http_port, "workers": workers, "data_dir": str(cfg.data_dir)},
+            extra={
+                "grpc_port": grpc_port,
+                "rest_port": http_port,
+                "workers": len(plan),
+                "serving_model": cfg.serve.model,
+                "data_dir": str(cfg.data_dir),
+            },
         )
 
     from prometheus_client import multiprocess

@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--xks", action="store_true", help="serve the AWS KMS External Key Store proxy API too (as [xks] enabled)"
     )
     serve.add_argument("--aws", action="store_true", help="serve the AWS KMS API too (as [aws] enabled)")
+    serve.add_argument(
+        "--serving-model",
+        choices=("shared", "threads", "split"),
+        default=None,
+        help="how the listeners share loops and processes (as [serve] model; docs/architecture.md)",
+    )
     serve.set_defaults(run=run)
 
 
@@ -30,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.xks.enabled = True
     if args.aws:
         cfg.aws.enabled = True
+    if args.serving_model:
+        cfg.serve.model = args.serving_model
     from gateway.app.server import serve
     from gateway.telemetry import logs
 
