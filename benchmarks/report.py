@@ -105,6 +105,15 @@ def _targets() -> list[Target]:
         Target("resident memory growth < 5 % over the soak (2 workers; the issue asks 10 min)", "gateway.soak_rss",
                None, 5.0, at_least=False, extra="RSS growth, %", unit=" %")
     )  # fmt: skip
+    for transport in ("gRPC", "REST"):  # the serving model: neither transport starves the other
+        out.append(
+            Target(f"mixed load: {transport} keeps >= 0.45 of its solo rate beside the other (2 workers)",
+                   "gateway.mixed_fairness", None, 0.45, extra=f"mixed: {transport} fraction of solo", zero_errors=True)
+        )  # fmt: skip
+    out.append(
+        Target("mixed load: the two fractions of solo within 1.5 x of each other (2 workers)", "gateway.mixed_fairness",
+               None, 1.5, at_least=False, extra="mixed: fraction spread (larger / smaller)")
+    )  # fmt: skip
     return out
 
 
