@@ -76,6 +76,29 @@ server.stop()
 print(json.dumps({"total": done - t0, "ready": ready - t0}))
 """
 
+# One pytest session each: what a suite's first test waits for, the plugin (its child starts at the
+# end of collection) against a moto fixture, both minus an empty session.
+_SESSIONS = {
+    "empty": "def test_nothing():\n    pass\n",
+    "kmsgw": "def test_first_data_key(kms_client, kms_key):\n    kms_client.create_data_key(kms_key().key_id)\n",
+    "moto": """
+import boto3, pytest
+from moto.server import ThreadedMotoServer
+
+@pytest.fixture(scope="session")
+def kms():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield boto3.client("kms", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+    server.stop()
+
+def test_first_data_key(kms):
+    kms.generate_data_key(KeyId=kms.create_key()["KeyMetadata"]["KeyId"], KeySpec="AES_256")
+""",
+}
+
 _TESTS = """
 import pytest
 
@@ -85,20 +108,29 @@ def test_it(i, {fixture}):
 """
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+def _env(pycache: Path | None = None) -> dict[str, str]:
+    """The children's environment; with ``pycache``, bytecode is written there and reused, as an
+    installed package has it (pip compiles at install; an editable checkout under
+    PYTHONDONTWRITEBYTECODE would recompile every gateway module in every process)."""
+    drop = {"SOFTHSM2_CONF"} | ({"PYTHONDONTWRITEBYTECODE"} if pycache else set())
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
 
 
-def _timed(code: str, runs: int) -> list[dict[str, float]]:
-    """Run ``code`` in ``runs`` fresh interpreters; the JSON timings each printed last."""
+def _timed(code: str, runs: int, pycache: Path) -> list[dict[str, float]]:
+    """Run ``code`` in ``runs`` fresh interpreters (after one untimed run that writes the bytecode);
+    the JSON timings each printed last."""
     out = []
-    for _ in range(runs):
+    for i in range(runs + 1):
         proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=_env(), check=False
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=_env(pycache), check=False
         )
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        if i:
+            out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return out
 
 
@@ -109,16 +141,18 @@ def _ms(values: list[float]) -> float:
 @scenario("testkit.cold_start", "pytest plugin: session cold start to the first data key (subprocess mode)")
 def cold_start(ctx: Context) -> Result:
     runs = 3 if ctx.quick else 7
-    sub = _timed(_SUBPROCESS, runs)
-    inproc = _timed(_INPROCESS, runs)
+    pycache = ctx.workdir / "pycache"
+    sub = _timed(_SUBPROCESS, runs, pycache)
+    inproc = _timed(_INPROCESS, runs, pycache)
     extra = {
         "subprocess mode, to ready line, ms": _ms([r["ready"] for r in sub]),
         "in-process mode, to first data key, ms": _ms([r["total"] for r in inproc]),
         "in-process mode, to serving, ms": _ms([r["ready"] for r in inproc]),
     }
-    notes = f"median of {runs} fresh processes; in-process {extra['in-process mode, to first data key, ms']:.0f} ms"
+    inproc_ms = extra["in-process mode, to first data key, ms"]
+    notes = f"median of {runs} fresh processes, bytecode compiled; in-process {inproc_ms:.0f} ms"
     try:
-        moto = _timed(_MOTO, runs)
+        moto = _timed(_MOTO, runs, pycache)
     except (RuntimeError, ImportError) as exc:
         notes += f"; moto row failed: {str(exc).splitlines()[-1][:80]}"
     else:
@@ -126,10 +160,42 @@ def cold_start(ctx: Context) -> Result:
         notes += (
             f"; moto (threaded server + boto3) {extra['moto ThreadedMotoServer + boto3, to first data key, ms']:.0f} ms"
         )
+    try:
+        sessions = _pytest_sessions(ctx, 1 if ctx.quick else 3)
+    except RuntimeError as exc:
+        notes += f"; pytest sessions failed: {str(exc).splitlines()[-1][:80]}"
+    else:
+        extra["pytest session, first data-key test, kmsgw minus an empty session, ms"] = (
+            sessions["kmsgw"] - sessions["empty"]
+        ) * 1000
+        extra["pytest session, first data-key test, moto fixture minus an empty session, ms"] = (
+            sessions["moto"] - sessions["empty"]
+        ) * 1000
     totals = sorted(r["total"] for r in sub)
     return Result(
         rate=_ms(totals), unit="ms", ops=runs, p50_ms=_ms(totals), p99_ms=totals[-1] * 1000, notes=notes, extra=extra
     )
+
+
+def _pytest_sessions(ctx: Context, runs: int) -> dict[str, float]:
+    """Median wall of a one-test pytest session per kind in _SESSIONS (after one untimed round)."""
+    env = _env(ctx.workdir / "pycache")
+    walls: dict[str, list[float]] = {kind: [] for kind in _SESSIONS}
+    for i in range(runs + 1):
+        for kind, source in _SESSIONS.items():
+            with tempfile.TemporaryDirectory(dir=ctx.workdir) as tmp:
+                Path(tmp, "test_one.py").write_text(source)
+                start = time.perf_counter()
+                proc = subprocess.run(
+                    [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_one.py"],
+                    cwd=tmp, capture_output=True, text=True, timeout=300, env=env, check=False,
+                )  # fmt: skip
+                wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(f"{kind}: {proc.stdout[-1500:]}")
+            if i:
+                walls[kind].append(wall)
+    return {kind: statistics.median(values) for kind, values in walls.items()}
 
 
 @scenario("testkit.kms_project", "pytest plugin: one kms_project (project, token, AK/SK) on a running gateway")
@@ -165,20 +231,22 @@ def xdist_overhead(ctx: Context) -> Result:
     except ImportError:
         raise Skip("pytest-xdist not installed") from None
     runs = 1 if ctx.quick else 3
+    env = _env(ctx.workdir / "pycache")
     walls: dict[str, list[float]] = {"plain": [], "kms_project": []}
-    for _ in range(runs):
+    for i in range(runs + 1):  # the first round only writes the bytecode
         for fixture in ("request", "kms_project"):
             with tempfile.TemporaryDirectory(dir=ctx.workdir) as tmp:
                 Path(tmp, "test_bench.py").write_text(_TESTS.format(fixture=fixture))
                 start = time.perf_counter()
                 proc = subprocess.run(
                     [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "test_bench.py"],
-                    cwd=tmp, capture_output=True, text=True, timeout=300, env=_env(), check=False,
+                    cwd=tmp, capture_output=True, text=True, timeout=300, env=env, check=False,
                 )  # fmt: skip
                 wall = time.perf_counter() - start
             if proc.returncode != 0:
                 raise RuntimeError(proc.stdout[-2000:])
-            walls["plain" if fixture == "request" else "kms_project"].append(wall)
+            if i:
+                walls["plain" if fixture == "request" else "kms_project"].append(wall)
     plain, with_kms = statistics.median(walls["plain"]), statistics.median(walls["kms_project"])
     overhead = with_kms - plain
     return Result(
@@ -186,26 +254,3 @@ def xdist_overhead(ctx: Context) -> Result:
         notes=f"pytest -n 2: {with_kms:.2f} s with kms_project, {plain:.2f} s without (median of {runs})",
         extra={"wall with kms_project, s": with_kms, "wall without, s": plain},
     )  # fmt: skip
-
-
-def main() -> None:
-    """``python -m benchmarks.scenarios.testkit [--quick] [--seconds N]``: these rows alone, printed."""
-    import argparse
-
-    args = argparse.ArgumentParser(description=main.__doc__)
-    args.add_argument("--quick", action="store_true")
-    args.add_argument("--seconds", type=float, default=5.0)
-    opts = args.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kmsgw-bench-testkit-") as tmp:
-        ctx = Context(seconds=opts.seconds, quick=opts.quick, workdir=Path(tmp))
-        for fn in (cold_start, kms_project, xdist_overhead):
-            with ctx.scenario_scope():
-                r = fn(ctx)
-            p50, p99 = r.p50_ms or 0.0, r.p99_ms or 0.0
-            print(f"{fn.__name__:16} {r.rate:8.0f} {r.unit}  p50 {p50:.1f} p99 {p99:.1f}  {r.notes}")
-            for name, value in r.extra.items():
-                print(f"{'':16} {value:8.1f}  {name}")
-
-
-if __name__ == "__main__":
-    main()

@@ -34,7 +34,6 @@ class GatewayPool:
         self.owners: dict[str, str] = {}  # gateway key -> the module node id that asked for it
         self._prestarted: ChildGateway | None = None
         self._default_error: str | None = None
-        self._inprocess_taken = False
 
     def _setting(self, name: str) -> Any:
         value = self.config.getoption(f"kmsgw_{name}", None)
@@ -106,7 +105,6 @@ class GatewayPool:
         if self.mode == "external":
             return _external(self._path("env_file"))
         if self.mode == "inprocess":
-            self._inprocess_taken = True
             from gateway.testing import inprocess
 
             options = _dev_options(self._hsm_args(), self._path("seed"), self._path("config"))

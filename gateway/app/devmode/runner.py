@@ -201,15 +201,17 @@ class DevGateway:
             serving.set()
 
         gateway = asyncio.create_task(run(rt, on_ready=gateway_ready, stop=stop, sweep=False))
+        # The control listener starts beside the gateway's own (nobody knows its port before the ready line).
+        server = _QuietUvicorn(uvicorn.Config(control.build(ctx), lifespan="off", log_config=None, access_log=False))
+        control_task = asyncio.create_task(server.serve(sockets=[control_sock]))
         waiting = asyncio.create_task(serving.wait())
         await asyncio.wait({gateway, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if not serving.is_set():
             waiting.cancel()
-            control_sock.close()
+            server.should_exit = True
+            await asyncio.gather(control_task, return_exceptions=True)
             await gateway  # raises why the listeners could not start
             return
-        server = _QuietUvicorn(uvicorn.Config(control.build(ctx), lifespan="off", log_config=None, access_log=False))
-        control_task = asyncio.create_task(server.serve(sockets=[control_sock]))
         while not server.started and not control_task.done():
             await asyncio.sleep(0.005)
         host = _url_host(opts.host)
