@@ -7,6 +7,7 @@ body exactly as it arrived. Pure functions; :mod:`gateway.sigv4.verifier` applie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ def _remove_dot_segments(path: str) -> str:
     return normalized or "/"
 
 
+@functools.lru_cache(maxsize=256)
 def canonical_uri(raw_path: bytes) -> str:
     """The path as botocore signs it for every service but S3: dot segments removed, then the
     (already percent-encoded) path encoded once more. For the unreserved characters every XKS and
@@ -98,4 +100,6 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def signature(key: bytes, to_sign: str) -> str:
+    """Not ``hmac.digest``: faster alone, but it releases the GIL on every call, and on a busy
+    worker taking it back from the HSM thread costs far more than the HMAC (measured)."""
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()

@@ -27,6 +27,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.sigv4 import canonical as c
 
@@ -39,6 +40,10 @@ _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 _DUMMY_SECRET = "kmsgw-sigv4-unknown-access-key"  # noqa: S105 - never verifies anything: spends a real check's work
 _NO_MATCH = "The request signature does not match."
 _MAX_SIGNING_KEYS = 1024  # derived keys kept (one per credential, day, region): 4 HMACs saved per request
+_MAX_MEMO = 1024  # entries per parse memo (below); cleared when full
+
+
+V = TypeVar("V")
 
 
 class Refusal(enum.Enum):
@@ -100,6 +105,9 @@ class SigV4Verifier:
     def __init__(self, policy: SigV4Policy) -> None:
         self.policy = policy
         self._keys: dict[tuple[str, str, str], bytes] = {}  # (secret, date, region) -> signing key
+        self._scopes: dict[str, tuple[str, str, str, str]] = {}  # Credential -> (access key, date, region, service)
+        self._signed: dict[str, tuple[str, ...]] = {}  # SignedHeaders -> its checked names
+        self._stamps: dict[str, float] = {}  # X-Amz-Date -> epoch seconds
 
     def parse(self, request: SignedRequest, now: float) -> ParsedSignature:
         """The request's claimed signature, or :class:`SigV4Error` for anything the policy refuses."""
@@ -111,10 +119,36 @@ class SigV4Verifier:
         if algorithm != c.ALGORITHM:
             raise SigV4Error(Refusal.SCOPE, f"the Authorization algorithm is not {c.ALGORITHM}")
         fields = _fields(rest)
-        credential = fields["Credential"].split("/")
-        if len(credential) != 5:
+        access_key, date, region, service = self._scope(fields["Credential"])
+        signed = self._signed_headers(fields["SignedHeaders"])
+        if not _SIGNATURE.fullmatch(fields["Signature"]):
+            raise SigV4Error(Refusal.MALFORMED, "Signature is not 64 lower-case hex digits")
+        if any(name not in headers for name in signed):
+            raise SigV4Error(Refusal.MALFORMED, "a header named in SignedHeaders is absent")
+        values = {name: c.canonical_value(headers[name]) for name in signed}
+        amz_date = values.get("x-amz-date") or (_one(headers, "x-amz-date") or "")
+        stamp = self._timestamp(amz_date)
+        if amz_date[:8] != date:
+            raise SigV4Error(Refusal.SCOPE, "the credential scope's date is not the X-Amz-Date date")
+        if abs(now - stamp) > self.policy.max_skew_s:
+            raise SigV4Error(Refusal.SKEW, f"X-Amz-Date is more than {self.policy.max_skew_s:g} s from the server time")
+        return ParsedSignature(access_key, date, region, service, signed, fields["Signature"], amz_date, values)
+
+    # Each step below is a pure function of one header field, memoized by that field's text: a
+    # client sends the same Credential, SignedHeaders and (within a second) X-Amz-Date on every
+    # request, so the regular expressions run once per client and day, not once per request.
+    # Only accepted values are kept (refusals are recomputed), and each memo is bounded.
+    def _scope(self, credential: str) -> tuple[str, str, str, str]:
+        hit = self._scopes.get(credential)
+        if hit is None:
+            hit = _remember(self._scopes, credential, self._check_scope(credential))
+        return hit
+
+    def _check_scope(self, credential: str) -> tuple[str, str, str, str]:
+        parts = credential.split("/")
+        if len(parts) != 5:
             raise SigV4Error(Refusal.MALFORMED, "Credential is not ACCESS_KEY/DATE/REGION/SERVICE/aws4_request")
-        access_key, date, region, service, terminator = credential
+        access_key, date, region, service, terminator = parts
         if not _ACCESS_KEY.fullmatch(access_key):
             raise SigV4Error(Refusal.MALFORMED, "the Credential's access key id is not printable text")
         if terminator != c.TERMINATOR or not _SCOPE_DATE.fullmatch(date) or not _REGION.fullmatch(region):
@@ -123,26 +157,27 @@ class SigV4Verifier:
             raise SigV4Error(Refusal.SCOPE, f"the credential scope's service is not {self.policy.service}")
         if self.policy.regions and region not in self.policy.regions:
             raise SigV4Error(Refusal.SCOPE, "the credential scope's region is not accepted here")
-        signed = tuple(fields["SignedHeaders"].split(";"))
-        if not all(_HEADER_NAME.fullmatch(name) for name in signed) or len(set(signed)) != len(signed):
-            raise SigV4Error(Refusal.MALFORMED, "SignedHeaders is not a list of distinct lower-case header names")
-        missing = sorted(self.policy.required_headers - set(signed))
-        if missing:
-            raise SigV4Error(Refusal.MALFORMED, f"SignedHeaders lacks {', '.join(missing)}")
-        if not _SIGNATURE.fullmatch(fields["Signature"]):
-            raise SigV4Error(Refusal.MALFORMED, "Signature is not 64 lower-case hex digits")
-        if any(name not in headers for name in signed):
-            raise SigV4Error(Refusal.MALFORMED, "a header named in SignedHeaders is absent")
-        values = {name: c.canonical_value(headers[name]) for name in signed}
-        amz_date = values.get("x-amz-date") or (_one(headers, "x-amz-date") or "")
-        if not _AMZ_DATE.fullmatch(amz_date):
-            raise SigV4Error(Refusal.MALFORMED, "X-Amz-Date is not YYYYMMDDTHHMMSSZ")
-        if amz_date[:8] != date:
-            raise SigV4Error(Refusal.SCOPE, "the credential scope's date is not the X-Amz-Date date")
-        stamp = _timestamp(amz_date)
-        if abs(now - stamp) > self.policy.max_skew_s:
-            raise SigV4Error(Refusal.SKEW, f"X-Amz-Date is more than {self.policy.max_skew_s:g} s from the server time")
-        return ParsedSignature(access_key, date, region, service, signed, fields["Signature"], amz_date, values)
+        return access_key, date, region, service
+
+    def _signed_headers(self, text: str) -> tuple[str, ...]:
+        hit = self._signed.get(text)
+        if hit is None:
+            signed = tuple(text.split(";"))
+            if not all(_HEADER_NAME.fullmatch(name) for name in signed) or len(set(signed)) != len(signed):
+                raise SigV4Error(Refusal.MALFORMED, "SignedHeaders is not a list of distinct lower-case header names")
+            missing = sorted(self.policy.required_headers - set(signed))
+            if missing:
+                raise SigV4Error(Refusal.MALFORMED, f"SignedHeaders lacks {', '.join(missing)}")
+            hit = _remember(self._signed, text, signed)
+        return hit
+
+    def _timestamp(self, amz_date: str) -> float:
+        hit = self._stamps.get(amz_date)
+        if hit is None:
+            if not _AMZ_DATE.fullmatch(amz_date):
+                raise SigV4Error(Refusal.MALFORMED, "X-Amz-Date is not YYYYMMDDTHHMMSSZ")
+            hit = _remember(self._stamps, amz_date, _timestamp(amz_date))
+        return hit
 
     def verify(self, request: SignedRequest, parsed: ParsedSignature, secret: str | None) -> None:
         """Raise unless ``parsed`` is the signature ``secret`` gives this request. ``secret`` None
@@ -171,6 +206,13 @@ class SigV4Verifier:
                 self._keys.clear()
             key = self._keys[cache_key] = c.signing_key(secret, parsed.date, parsed.region, self.policy.service)
         return key
+
+
+def _remember(memo: dict[str, V], text: str, value: V) -> V:
+    if len(memo) >= _MAX_MEMO:
+        memo.clear()
+    memo[text] = value
+    return value
 
 
 def _by_name(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, list[str]]:

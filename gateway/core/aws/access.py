@@ -12,7 +12,6 @@ else is AccessDeniedException with AWS's message.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,7 +68,11 @@ class AwsAccess:
         if ref.region != who.region:  # keys are regional: an ARN of another region names nothing here
             raise not_found(f"Invalid arn {key_id}: the region is not {who.region}.")
         if ref.alias_name:
-            alias = self._store.get_aws_alias(ref.account_id, ref.region, ref.alias_name)
+            alias = (
+                self._directory.alias(ref.account_id, ref.region, ref.alias_name)
+                if cached
+                else self._store.get_aws_alias(ref.account_id, ref.region, ref.alias_name)
+            )
             if alias is None:
                 arn = names.alias_arn(ref.region, ref.account_id, ref.alias_name)
                 raise not_found(f"Alias {arn} is not found.")
@@ -81,7 +84,7 @@ class AwsAccess:
         rec = self._keys.row(key_id, cached=cached) if row is not None else None
         if row is None or rec is None or rec.provisioning or row.account_id != account_id or row.region != region:
             raise not_found(f"Key '{names.key_arn(region, account_id, key_id)}' does not exist")
-        return AwsKey(copy.copy(rec), row)
+        return AwsKey(rec, row)  # rec is already the key cache's copy (KeyAccess.row)
 
     # -- may this principal ---------------------------------------------------------------------
     def authorize(

@@ -12,6 +12,7 @@ credentials, so a suite written for moto or LocalStack runs unchanged: ``FOOBARK
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
 import time
@@ -26,7 +27,7 @@ from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
 from gateway.core.ports.hsm import HsmPort, OpenItem, SealItem
-from gateway.core.ports.store import AwsAccountRow, AwsCredentialRow, AwsKeyRow, MetadataStore
+from gateway.core.ports.store import AwsAccountRow, AwsAliasRow, AwsCredentialRow, AwsKeyRow, MetadataStore
 
 RECHECK_SECONDS = POLICY_RECHECK_SECONDS
 SECRET_SECONDS = 300.0
@@ -55,6 +56,7 @@ class AwsIdentity:
         """The credential's own permission list (what an IAM policy is on AWS)."""
         return self.allowed_actions is None or action in self.allowed_actions or "kms:*" in self.allowed_actions
 
+    @functools.cached_property
     def caller(self) -> Caller:
         """The gateway caller this identity is on the audit line and to the rate limits."""
         return Caller(self.project_id, self.domain_id, self.access_key_id, self.access_key_id, None)
@@ -94,6 +96,8 @@ class AwsDirectory:
         self._accounts: dict[str, _Entry[AwsAccountRow]] = {}
         self._keys: dict[str, _Entry[AwsKeyRow | None]] = {}
         self._domains: dict[str, _Entry[str]] = {}
+        self._aliases: dict[tuple[str, str, str], _Entry[AwsAliasRow | None]] = {}
+        self._identities: dict[tuple[str, str], _Entry[tuple[AwsCredentialRow, AwsIdentity]]] = {}
 
     # -- credentials ------------------------------------------------------------------------
     async def credential(self, access_key_id: str) -> tuple[str, AwsCredentialRow] | None:
@@ -120,6 +124,26 @@ class AwsDirectory:
         return secret, row
 
     def identity(self, row: AwsCredentialRow, region: str) -> AwsIdentity:
+        """The principal of a credential in a region; kept while the credential row, the store's
+        generation and the recheck deadline hold (the row's account and project cannot change
+        without the generation moving)."""
+        now = time.monotonic()
+        generation = self._store.generation
+        hit = self._identities.get((row.access_key_id, region))
+        if (
+            hit is not None
+            and hit.generation == generation
+            and hit.recheck > now
+            and (hit.value[0] is row or hit.value[0] == row)
+        ):
+            return hit.value[1]
+        who = self._identity(row, region)
+        if hit is None and len(self._identities) >= _MAX_CACHED:
+            self._identities.clear()
+        self._identities[(row.access_key_id, region)] = _Entry((row, who), generation, now + RECHECK_SECONDS)
+        return who
+
+    def _identity(self, row: AwsCredentialRow, region: str) -> AwsIdentity:
         account = self.account(row.account_id)
         principal = names.user_arn(row.account_id, row.user_name) if row.user_name else names.root_arn(row.account_id)
         domain = self.domain_of(account.project_id)
@@ -187,6 +211,11 @@ class AwsDirectory:
 
     def key_row(self, key_id: str) -> AwsKeyRow | None:
         return self._cached(self._keys, key_id, lambda: self._store.get_aws_key(key_id))
+
+    def alias(self, account_id: str, region: str, alias_name: str) -> AwsAliasRow | None:
+        """An alias row, as the hot path reads it (an SDK often names its key by alias)."""
+        where = (account_id, region, alias_name)
+        return self._cached(self._aliases, where, lambda: self._store.get_aws_alias(*where))
 
     def _now(self) -> int:
         return ms(self._clock.now())

@@ -87,7 +87,7 @@ class AwsKeys:
         check_tags(tags)
         alias = f"aws-{who.region}-{secrets.token_hex(8)}"  # the gateway alias: AWS aliases live in aws_aliases
         rec = await self._kms.create_key(
-            who.caller(),
+            who.caller,
             key_alias=alias,
             key_description=description,
             key_spec=spec,

@@ -9,6 +9,7 @@ NotFoundException, as on AWS. Aliases are per account and region, as on AWS.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -61,6 +62,7 @@ class KeyRef:
     alias_name: str = ""  # an alias name (alias/...)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and every request names its key: the regexes run once per name
 def parse_key_ref(value: str, account_id: str, region: str, *, aliases: bool = True) -> KeyRef:
     """A KeyId as AWS accepts it: key id, key ARN, alias name or alias ARN (``aliases`` False: the
     first two only, as TargetKeyId and a grant's KeyId take). An ARN names its own account and
