@@ -62,7 +62,9 @@ class Pkcs11Hsm:
 
         return await self.executor.run(job, "open", start_within=start_within)
 
-    async def generate_sealed(self, label: str, count: int, nbytes: int, aad: bytes) -> list[SealedDataKey]:
+    async def generate_sealed(
+        self, label: str, count: int, nbytes: int, aad: bytes, *, start_within: float | None = None
+    ) -> list[SealedDataKey]:
         def job(t: TokenSession) -> list[SealedDataKey]:
             keys = t.link.random(count * nbytes)  # one C_GenerateRandom for the whole batch
             out = []
@@ -71,10 +73,10 @@ class Pkcs11Hsm:
                 out.append(SealedDataKey(dek, Sealed(*t.symmetric.gcm_seal(label, dek, aad))))
             return out
 
-        return await self.executor.run(job, "generate_data_keys")
+        return await self.executor.run(job, "generate_data_keys", start_within=start_within)
 
-    async def random(self, nbytes: int) -> bytes:
-        return await self.executor.run(lambda t: t.link.random(nbytes), "random")
+    async def random(self, nbytes: int, *, start_within: float | None = None) -> bytes:
+        return await self.executor.run(lambda t: t.link.random(nbytes), "random", start_within=start_within)
 
     # -- key specs and key objects ------------------------------------------------------------
     async def spec_support(self, spec: KeySpec) -> SpecSupport:

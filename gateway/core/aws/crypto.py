@@ -195,16 +195,16 @@ class AwsCrypto:
         rec = key.rec
         hdr = ct.header(ct.KIND_DATA_KEY, rec.key_id, rec.current_version)
         aad = ct.aad(hdr, ct.context_aad(context))
-        [(dek, (iv, body))] = await self._timed(
-            self._hsm.generate_sealed(key_label(rec.key_id, rec.current_version), 1, nbytes, aad)
-        )
+        label = key_label(rec.key_id, rec.current_version)
+        job = self._hsm.generate_sealed(label, 1, nbytes, aad, start_within=self._start_within)
+        [(dek, (iv, body))] = await self._timed(job)
         return dek, hdr + iv + body, key
 
     async def generate_random(self, who: AwsIdentity, number_of_bytes: int | None) -> bytes:
         self._access.allow_own(who, "kms:GenerateRandom")
         if number_of_bytes is None:
             raise validation("NumberOfBytes is required.")
-        return await self._timed(self._hsm.random(number_of_bytes))
+        return await self._timed(self._hsm.random(number_of_bytes, start_within=self._start_within))
 
     # -- asymmetric -----------------------------------------------------------------------------
     async def sign(

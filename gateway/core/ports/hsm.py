@@ -128,11 +128,14 @@ class HsmPort(Protocol):
         """Plaintexts; None for an item whose tag does not verify or whose key object is gone."""
         ...
 
-    async def generate_sealed(self, label: str, count: int, nbytes: int, aad: bytes) -> list[SealedDataKey]:
-        """``count`` data keys from the token RNG (one draw), each sealed under ``label``."""
+    async def generate_sealed(
+        self, label: str, count: int, nbytes: int, aad: bytes, *, start_within: float | None = None
+    ) -> list[SealedDataKey]:
+        """``count`` data keys from the token RNG (one draw), each sealed under ``label``
+        (``start_within`` as for :meth:`seal_many`)."""
         ...
 
-    async def random(self, nbytes: int) -> bytes: ...
+    async def random(self, nbytes: int, *, start_within: float | None = None) -> bytes: ...
 
     # -- key specs and key objects ------------------------------------------------------
     async def spec_support(self, spec: KeySpec) -> SpecSupport: ...
