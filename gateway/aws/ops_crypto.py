@@ -23,6 +23,13 @@ def _dry_run(req: Req) -> None:
         raise AwsError(AwsName.DRY_RUN, "The request would have succeeded, but the DryRun flag is set.")
 
 
+def _no_recipient(req: Req) -> None:
+    """Recipient (a Nitro Enclave's attestation document) asks for the plaintext sealed to the enclave
+    instead of returned: answering it in clear would leak what the caller meant to protect."""
+    if req.get("Recipient"):
+        raise AwsError(AwsName.UNSUPPORTED_OPERATION, "Recipient (Nitro Enclaves attestation) is not supported.")
+
+
 @handles("Encrypt", ops.AWS_ENCRYPT)
 async def encrypt(aws: AwsService, who: AwsIdentity, req: Req) -> Resp:
     context = req.get("EncryptionContext") or {}
@@ -37,6 +44,7 @@ async def encrypt(aws: AwsService, who: AwsIdentity, req: Req) -> Resp:
 
 @handles("Decrypt", ops.AWS_DECRYPT)
 async def decrypt(aws: AwsService, who: AwsIdentity, req: Req) -> Resp:
+    _no_recipient(req)
     opened = await aws.crypto.decrypt(
         who, req["CiphertextBlob"], req.get("EncryptionContext") or {}, req.get("KeyId"), req.get("EncryptionAlgorithm")
     )
@@ -67,6 +75,7 @@ async def re_encrypt(aws: AwsService, who: AwsIdentity, req: Req) -> Resp:
 
 
 async def _data_key(aws: AwsService, who: AwsIdentity, req: Req, *, with_plaintext: bool) -> Resp:
+    _no_recipient(req)
     plain, blob, key = await aws.crypto.generate_data_key(
         who,
         req["KeyId"],
@@ -94,6 +103,7 @@ async def generate_data_key_without_plaintext(aws: AwsService, who: AwsIdentity,
 
 @handles("GenerateRandom", ops.AWS_GENERATE_RANDOM)
 async def generate_random(aws: AwsService, who: AwsIdentity, req: Req) -> Resp:
+    _no_recipient(req)
     if req.get("CustomKeyStoreId"):
         raise AwsError(AwsName.UNSUPPORTED_OPERATION, "Custom key stores are not supported by this gateway.")
     return {"Plaintext": await aws.crypto.generate_random(who, req.get("NumberOfBytes"))}

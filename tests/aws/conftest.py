@@ -3,6 +3,11 @@ boto3 clients signing with real SigV4 (botocore parses the errors as it does AWS
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 
+from gateway.testing import envfile
 from tests.support.rest import Rest
 from tests.support.serve import ServeProcess, cli, start_serve
 
@@ -69,3 +75,38 @@ def kms(aws_gateway: AwsGateway, admin: dict[str, Any]) -> Any:
 @pytest.fixture
 def key(kms: Any) -> dict[str, Any]:
     return kms.create_key(Description=f"test {uuid.uuid4().hex[:8]}")["KeyMetadata"]
+
+
+@contextlib.contextmanager
+def kmsgw_dev(cwd: Path, *args: str) -> Iterator[dict[str, Any]]:
+    """`kmsgw dev ARGS` (in ``cwd``) until the block ends; the values of its ready line
+    (``aws_endpoint``, ``control_url``, ``control_token``...). It must stop cleanly on SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "dev", "--no-env-file", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        info = next((i for line in proc.stdout if (i := envfile.parse_ready(line.strip())) is not None), None)
+        assert info is not None, f"kmsgw dev did not start ({proc.poll()})"
+        yield info
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+
+
+def dev_client(endpoint: str, access_key: str = "FOOBARKEY", secret: str = "FOOBARSECRET") -> Any:
+    """A boto3 KMS client with the emulators' test credential (a dev gateway's), no retries."""
+    return boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret,
+        config=BotoConfig(retries={"max_attempts": 1}),
+    )

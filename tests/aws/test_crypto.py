@@ -99,6 +99,20 @@ def test_generate_random(kms: Any) -> None:
     assert len(kms.generate_random(NumberOfBytes=1024)["Plaintext"]) == 1024
 
 
+def test_a_recipient_is_refused_not_ignored(kms: Any, key: dict[str, Any]) -> None:
+    """A Nitro Enclave recipient expects the plaintext sealed to it: never answered in clear."""
+    recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b"attestation"}
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    for call in (
+        lambda: kms.decrypt(CiphertextBlob=blob, Recipient=recipient),
+        lambda: kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256", Recipient=recipient),
+        lambda: kms.generate_random(NumberOfBytes=8, Recipient=recipient),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc)[:2] == ("UnsupportedOperationException", 400)
+
+
 def test_sign_verify_public_key(kms: Any) -> None:
     meta = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     assert meta["SigningAlgorithms"] == ["ECDSA_SHA_256", "ECDSA_SHA_384", "ECDSA_SHA_512"]

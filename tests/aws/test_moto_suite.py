@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.testing import envfile
+from tests.aws.conftest import kmsgw_dev
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "moto-suite"
 TESTS = 7
@@ -57,24 +56,9 @@ def run_suite(suite: Path, endpoint: str) -> str:
 def dev(tmp_path: Path) -> Iterator[str]:
     """`kmsgw dev` on a chosen HTTP port (a suite that hard-codes moto's URL takes ``--rest-port 5000``)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "dev", "--no-env-file", "--rest-port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        info = next((i for line in proc.stdout if (i := envfile.parse_ready(line.strip())) is not None), None)
-        assert info is not None, f"kmsgw dev did not start ({proc.poll()})"
+    with kmsgw_dev(tmp_path, "--rest-port", str(port)) as info:
         assert info["aws_endpoint"] == f"http://127.0.0.1:{port}"
         yield str(info["aws_endpoint"])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
 
 
 def test_the_moto_suite_passes_against_kmsgw_dev(suite: Path, dev: str) -> None:

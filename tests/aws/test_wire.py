@@ -62,6 +62,9 @@ def test_authentication_failures(aws_gateway: AwsGateway, admin: dict[str, Any])
     assert resp.json()["__type"] == "InvalidSignatureException"
     resp = httpx.post(aws_gateway.endpoint + "/", headers={"X-Amz-Target": "TrentService.ListKeys"}, content=b"{}")
     assert (resp.status_code, resp.json()["__type"]) == (400, "MissingAuthenticationTokenException")
+    half = {"X-Amz-Target": "TrentService.ListKeys", "Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/x"}
+    resp = httpx.post(aws_gateway.endpoint + "/", headers=half, content=b"{}")
+    assert (resp.status_code, resp.json()["__type"]) == (400, "IncompleteSignatureException")
 
 
 def test_unknown_targets_and_bodies(aws_gateway: AwsGateway, admin: dict[str, Any]) -> None:
@@ -74,6 +77,10 @@ def test_unknown_targets_and_bodies(aws_gateway: AwsGateway, admin: dict[str, An
     resp = signed(aws_gateway, admin, "GenerateRandom", json.dumps({"NumberOfBytes": 1025}).encode())
     assert (resp.status_code, resp.json()["__type"]) == (400, "ValidationException")
     assert "less than or equal to 1024" in resp.json()["message"]
+    for size in (0, 1025):  # a data key is 1 to 1024 bytes
+        body = json.dumps({"KeyId": "alias/any", "NumberOfBytes": size}).encode()
+        resp = signed(aws_gateway, admin, "GenerateDataKey", body)
+        assert (resp.status_code, resp.json()["__type"]) == (400, "ValidationException"), size
     resp = signed(aws_gateway, admin, "Encrypt", json.dumps({"Plaintext": "eA=="}).encode())
     assert resp.json()["__type"] == "ValidationException" and "'keyId'" in resp.json()["message"]
     resp = signed(aws_gateway, admin, "CreateKey", json.dumps({"KeySpec": "HMAC_256"}).encode())

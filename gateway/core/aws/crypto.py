@@ -184,10 +184,10 @@ class AwsCrypto:
         """(plaintext, ciphertext blob, key): exactly one of NumberOfBytes (1-1024) and KeySpec."""
         if (number_of_bytes is None) == (key_spec is None):
             raise validation("Please specify either number of bytes or key spec (exactly one of them).")
-        nbytes = DATA_KEY_SPECS[key_spec] if key_spec is not None else number_of_bytes
-        assert nbytes is not None
         if key_spec is not None and key_spec not in DATA_KEY_SPECS:
             raise validation("KeySpec must be AES_128 or AES_256.")
+        nbytes = DATA_KEY_SPECS[key_spec] if key_spec is not None else number_of_bytes
+        assert nbytes is not None
         action = "kms:GenerateDataKey" if with_plaintext else "kms:GenerateDataKeyWithoutPlaintext"
         grant_op = "GenerateDataKey" if with_plaintext else "GenerateDataKeyWithoutPlaintext"
         key = self._usable(who, key_id, action, context, grant_op)
