@@ -59,6 +59,10 @@ RATIOS: list[Ratio] = [
           "moto.generate_data_key"),
     Ratio("gateway REST / gRPC unary CreateDataKey (2 workers)", "gateway.rest_create_datakey",
           "gateway.grpc_create_datakey"),
+    Ratio("AWS KMS API GenerateDataKey / moto (2 workers)", "aws.generate_data_key", "moto.generate_data_key"),
+    Ratio("AWS KMS API Decrypt / moto GenerateDataKey (2 workers)", "aws.decrypt", "moto.generate_data_key"),
+    Ratio("AWS KMS API / REST create-datakey (2 workers)", "aws.generate_data_key", "gateway.rest_create_datakey"),
+    Ratio("boto3 loop: gateway / moto", "aws.boto3_generate_data_key", "aws.boto3_generate_data_key_moto"),
     Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s (2 workers)", "gateway.p99_at_500rps",
           "grpc.echo_500rps", "p99_ms"),
     Ratio("gateway p99 at 500 req/s / echo p99 at 500 req/s (1 worker)", "gateway.p99_at_500rps_w1",
@@ -101,6 +105,10 @@ def _targets() -> list[Target]:
                    f"gateway.p99_at_500rps{sfx}", None, 2.0, at_least=False, figure="p99_ms", zero_errors=True,
                    unit=" ms"),
         ]  # fmt: skip
+    out.append(
+        Target("AWS KMS API GenerateDataKey >= 20 x moto GenerateDataKey, zero errors (2 workers)",
+               "aws.generate_data_key", "moto.generate_data_key", 20.0, zero_errors=True)
+    )  # fmt: skip
     out.append(
         Target("resident memory growth < 5 % over the soak (2 workers; the issue asks 10 min)", "gateway.soak_rss",
                None, 5.0, at_least=False, extra="RSS growth, %", unit=" %")

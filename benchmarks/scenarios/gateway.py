@@ -141,9 +141,11 @@ def _run_child(ctx: Context, name: str, argv: list[str], timeout: float, env: di
     return proc.stdout_text()
 
 
-def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = False) -> GatewayEndpoints:
+def start_gateway(
+    ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = False, aws: bool = False
+) -> GatewayEndpoints:
     """Start ``kmsgw serve --workers N`` on ephemeral loopback ports; stopped with the scenario (``xks``: with
-    the XKS endpoint too, benchmarks/scenarios/xks.py).
+    the XKS endpoint too, benchmarks/scenarios/xks.py; ``aws``: with the AWS KMS API, benchmarks/scenarios/aws.py).
 
     The first call of a run initializes the shared data dir (token, bearer token, master key).
     """
@@ -170,6 +172,8 @@ def start_gateway(ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = F
     ]  # fmt: skip
     if xks:
         argv.append("--xks")
+    if aws:
+        argv.append("--aws")
     if os.environ.get("KMSGW_BENCH_CONFIG"):  # A/B runs: a TOML laid over the defaults (e.g. [audit] off)
         argv += ["--config", os.environ["KMSGW_BENCH_CONFIG"]]
     proc = ctx.spawn(f"kmsgw-w{workers}", argv, env=env)

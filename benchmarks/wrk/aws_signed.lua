@@ -11,9 +11,12 @@ function init(args)
    wrk.headers["X-Amz-Target"] = "TrentService." .. args[1]
 end
 
+-- One machine-readable summary line for the runner (durations in microseconds), as kms_generate_data_key.lua.
 function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format(
-      'WRKJSON {"requests": %d, "duration_us": %.0f, "status_errors": %d, "p50_us": %.1f, "p99_us": %.1f}\n',
-      summary.requests, summary.duration, e.status, latency:percentile(50), latency:percentile(99)))
+      'WRKJSON {"requests": %d, "duration_us": %.0f, "status_errors": %d, "connect_errors": %d, '
+         .. '"read_errors": %d, "write_errors": %d, "timeouts": %d, "p50_us": %.1f, "p99_us": %.1f}\n',
+      summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+      latency:percentile(50), latency:percentile(99)))
 end
