@@ -12,14 +12,18 @@ from gateway.app.config import Config
 from gateway.app.devmode.extensions import DevExtension
 from gateway.app.devmode.extensions import register as register_dev
 from gateway.aws import RESET_PATH, create_aws_app
+from gateway.aws.errors import AwsDialect, error_body
 from gateway.core.aws import AwsService
-from gateway.pipeline import Services
+from gateway.pipeline import ErrorEnvelope, Services
+from gateway.rest.protocol import Headers, envelope_of
 
 if TYPE_CHECKING:
     from gateway.app.devmode.context import DevContext
 
 Scope = MutableMapping[str, Any]
 Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+# A request head the HTTP parser refuses with X-Amz-Target gets AWS's error shape too.
+ENVELOPE = ErrorEnvelope(AwsDialect(), error_body, b"application/x-amz-json-1.1", b"x-amzn-requestid")
 
 
 class AwsConfigError(ValueError):
@@ -42,13 +46,16 @@ class AwsMux:
         self.test_mode = test_mode
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and (
-            any(name == b"x-amz-target" for name, _ in scope["headers"])
-            or (self.test_mode and scope["path"] == RESET_PATH)
-        ):
+        if scope["type"] == "http" and self._ours(scope["path"], scope["headers"]):
             await self.aws(scope, receive, send)
         else:
             await self.other(scope, receive, send)
+
+    def _ours(self, path: str, headers: Headers) -> bool:
+        return any(name == b"x-amz-target" for name, _ in headers) or (self.test_mode and path == RESET_PATH)
+
+    def envelope_for(self, path: str, headers: Headers) -> ErrorEnvelope | None:
+        return ENVELOPE if self._ours(path, headers) else envelope_of(self.other, path, headers)
 
 
 def http_app(cfg: Config, services: Services, other: Asgi) -> Asgi:

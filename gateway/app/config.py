@@ -86,16 +86,17 @@ class HttpConfig:
 class ServeConfig:
     """[serve]: how the listeners share a worker's event loops and processes (gateway/app/serving.py)."""
 
-    model: str = "split"  # "shared" | "threads" | "split" (or `kmsgw serve --serving-model`)
+    model: str = "split"  # "split" | "shared" (or `kmsgw serve --serving-model`)
     loop: str = "asyncio"  # "asyncio" | "uvloop" (the uvloop package must be installed)
     switch_interval_ms: float = 0.0  # the interpreter's GIL switch interval; 0: its own (5 ms)
 
 
 @dataclass
 class XksConfig:
-    """[xks]: the AWS KMS External Key Store proxy API on the HTTP listener (docs/xks.md)."""
+    """[xks]: the AWS KMS External Key Store proxy API, on the HTTP listener or its own (docs/xks.md)."""
 
     enabled: bool = False  # or `kmsgw serve --xks`
+    listen: str = ""  # HOST:PORT of a listener of its own (workers of its own under split); "": the HTTP one
     regions: list = field(default_factory=list)  # SigV4 scope regions accepted; empty: any
     max_clock_skew_s: float = 300.0  # X-Amz-Date this far from the server clock at most
     health_cache_s: float = 5.0  # a passed deep health check is reused this long (0-60)

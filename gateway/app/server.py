@@ -1,6 +1,7 @@
-"""`kmsgw serve`: the gRPC and HTTP listeners, the HSM executor beside them.
+"""`kmsgw serve`: the gRPC and HTTP listeners (and XKS's own with ``[xks] listen``), the HSM executor
+beside them.
 
-How the listeners share loops and processes is the serving model (gateway/app/serving.py).
+Which processes serve which listener is the serving model (gateway/app/serving.py).
 
 SIGTERM/SIGINT: health turns NOT_SERVING, listeners stop accepting, in-flight calls get
 ``drain_seconds`` to finish, then the executor stops and the process exits 0.
@@ -15,7 +16,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +27,19 @@ from grpc_health.v1 import health
 from gateway.app import aws_wiring, serving, tls, xks_wiring
 from gateway.app.config import Config
 from gateway.app.first_start import serve_claim
+from gateway.app.listen import bind, split_host_port
 from gateway.app.runtime import Runtime
 from gateway.core.housekeeping import ReconcileReport
 from gateway.core.leases import SWEEP_LEASE, Lease, sweep_lease_ttl
 from gateway.grpc_api import server as grpc_server
 from gateway.hsm import health as hsm_health
-from gateway.pipeline import Services
+from gateway.pipeline import ErrorEnvelope, Services
 from gateway.rest.app import create_app
-from gateway.rest.protocol import http_protocol, raise_open_file_limit
+from gateway.rest.protocol import EnvelopeFor, Headers, envelope_of, http_protocol, raise_open_file_limit, rest_envelope
 from gateway.store.factory import StoreUnavailable
+from gateway.xks import ENVELOPE as XKS_ENVELOPE
 
+__all__ = ["bind", "run", "serve", "split_host_port"]  # bind and split_host_port: for the workers and tests
 log = logging.getLogger(__name__)
 
 
@@ -64,25 +68,6 @@ class _Uvicorn(uvicorn.Server):
             del loop.create_server  # the loop's own method again
 
 
-def split_host_port(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def bind(listen: str, *, reuse_port: bool = False) -> socket.socket:
-    host, port = split_host_port(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections whose socket says TCP; without
-    # it Nagle holds each response's body behind its headers for a delayed ACK (~40 ms per request).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
-
-
 @dataclass
 class GrpcListener:
     server: grpc.aio.Server
@@ -92,6 +77,8 @@ class GrpcListener:
 
 @dataclass
 class HttpListener:
+    """A uvicorn server on one listening address: the HTTP listener, or XKS's own (``[xks] listen``)."""
+
     server: _Uvicorn
     task: asyncio.Task[None]
     port: int
@@ -112,16 +99,33 @@ async def start_grpc(services: Services, cfg: Config, tls_material: Any, reuse_p
 
 
 async def start_http(services: Services, cfg: Config, tls_material: Any, reuse_port: bool) -> HttpListener:
-    """The HTTP listener on the running loop (the REST app, and the XKS endpoint when [xks] is on)."""
-    sock = bind(cfg.rest_listen, reuse_port=reuse_port)
+    """The HTTP listener: the REST app, and in front of it the XKS endpoint (unless it has a listener
+    of its own) and the AWS KMS API when they are on."""
+    app = aws_wiring.http_app(cfg, services, xks_wiring.http_app(cfg, services, create_app(services)))
+    rest = rest_envelope(services.dialect)
+
+    def envelope_for(path: str, headers: Headers) -> ErrorEnvelope:  # the shape of the app the head is for
+        return envelope_of(app, path, headers) or rest
+
+    return await _start_uvicorn(cfg, cfg.rest_listen, app, envelope_for, tls_material, reuse_port)
+
+
+async def start_xks(services: Services, cfg: Config, tls_material: Any, reuse_port: bool) -> HttpListener:
+    """XKS's own listener (``[xks] listen``): the XKS endpoint answers every path, in its own shape."""
+    app = xks_wiring.endpoint(cfg, services)
+    return await _start_uvicorn(cfg, cfg.xks.listen, app, lambda _p, _h: XKS_ENVELOPE, tls_material, reuse_port)
+
+
+async def _start_uvicorn(
+    cfg: Config, listen: str, app: Any, envelope_for: EnvelopeFor, tls_material: Any, reuse_port: bool
+) -> HttpListener:
+    sock = bind(listen, reuse_port=reuse_port)
     http = _Uvicorn(
         uvicorn.Config(
-            aws_wiring.http_app(
-                cfg, services, xks_wiring.http_app(cfg, services, create_app(services))
-            ),  # + [xks], [aws]
+            app,
             lifespan="off",
             log_config=None,
-            http=http_protocol(services.dialect, cfg.http.max_connections),  # httptools, with deadlines and caps
+            http=http_protocol(envelope_for, cfg.http.max_connections),  # httptools, with deadlines and caps
             access_log=False,
             timeout_graceful_shutdown=int(cfg.drain_seconds),
             ssl_context_factory=(lambda _c, _d: tls.rest_context(tls_material)) if tls_material else None,
@@ -132,7 +136,7 @@ async def start_http(services: Services, cfg: Config, tls_material: Any, reuse_p
     while not http.started and not task.done():
         await asyncio.sleep(0.005)
     if task.done():
-        task.result()  # raises why the HTTP listener could not start
+        task.result()  # raises why the listener could not start
     return HttpListener(http, task, sock.getsockname()[1])
 
 
@@ -145,15 +149,16 @@ async def run(
     sweep: bool = True,
     announce: bool = True,
     reconcile: bool = True,  # False in workers: their parent reconciled once before spawning them
-    transports: tuple[str, ...] = serving.BOTH,  # a worker of the split model serves one
+    transports: tuple[str, ...] | None = None,  # a worker of the split model serves one; None: all configured
 ) -> None:
     """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller owns signals.
 
-    gRPC, the sweeps and the health watch run on the caller's loop; HTTP runs there too (model
-    ``shared``) or on a loop and thread of its own (``threads``, and a lone process of ``split``).
-    ``on_ready`` gets the ports served (0 for a transport this process does not serve)."""
+    Every listener this process serves (gRPC, HTTP, XKS's own), the sweeps and the health watch
+    run on the caller's loop. ``on_ready`` gets the gRPC and HTTP ports served (0 for one this
+    process does not serve); the "serving" log line names XKS's own port too."""
     cfg = rt.config
     serving.check(cfg)
+    transports = transports or serving.listeners(cfg)
     await rt.auth.setup()
     report = await reconcile_at_start(rt) if reconcile else None
     if report is not None:
@@ -170,20 +175,18 @@ async def run(
     services = rt.services  # what the transports are handed: they never see the runtime
     raise_open_file_limit()  # a shell's soft limit (1024) is low for a server; the connection caps derive from it
     grpc_l = await start_grpc(services, cfg, tls_material, reuse_port) if serving.GRPC in transports else None
-    http_l: HttpListener | None = None
-    http_thread: serving.LoopThread | None = None
-    if serving.HTTP in transports:
-        if grpc_l is not None and serving.in_process_model(cfg) == serving.THREADS:
-            http_thread = serving.LoopThread("kmsgw-http", serving.loop_factory(cfg))
-        try:
-            starting = start_http(services, cfg, tls_material, reuse_port)
-            http_l = await (http_thread.run(starting) if http_thread else starting)
-        except BaseException:
-            if grpc_l is not None:
-                await grpc_l.server.stop(None)
-            if http_thread is not None:
-                http_thread.close()
-            raise
+    http_l = xks_l = None
+    try:
+        if serving.HTTP in transports:
+            http_l = await start_http(services, cfg, tls_material, reuse_port)
+        if serving.XKS in transports:
+            xks_l = await start_xks(services, cfg, tls_material, reuse_port)
+    except BaseException:
+        if grpc_l is not None:
+            await grpc_l.server.stop(None)
+        if http_l is not None:
+            await http_l.drain()
+        raise
     if grpc_l is not None:
         await grpc_server.mark_serving(grpc_l.health, True)
     grpc_port = grpc_l.port if grpc_l else 0
@@ -193,6 +196,7 @@ async def run(
         extra={
             "grpc_port": grpc_port,
             "rest_port": http_port,
+            **({"xks_port": xks_l.port} if xks_l else {}),
             "data_dir": str(cfg.data_dir),
             "pid": os.getpid(),
             "tls": tls_material.client_auth if tls_material else "off",  # "off" or the client_auth mode
@@ -218,14 +222,10 @@ async def run(
         await grpc_server.mark_serving(grpc_l.health, False)
     if sweeper is not None:
         sweeper.cancel()
-    draining: list[Awaitable[Any]] = []
+    draining: list[Any] = [listener.drain() for listener in (http_l, xks_l) if listener is not None]
     if grpc_l is not None:
         draining.append(grpc_l.server.stop(cfg.drain_seconds))
-    if http_l is not None:
-        draining.append(http_thread.run(http_l.drain()) if http_thread else http_l.drain())
     await asyncio.gather(*draining, return_exceptions=True)
-    if http_thread is not None:
-        http_thread.close()
     log.info("stopped")
 
 

@@ -1,43 +1,44 @@
-"""Serving models: how the gRPC and HTTP listeners share a worker's event loops and processes.
+"""Serving models: which worker processes serve which listener.
 
 Why this is a setting: one asyncio loop serving both listeners lets a busy HTTP listener starve
 gRPC (grpc.aio's completions wait for loop turns that uvicorn's callbacks keep taking), so the
 gateway offers the models measured against each other in benchmarks/ANALYSIS.md ("Serving
 model") and docs/architecture.md names the default and why:
 
-* ``shared``  one event loop per process serves both listeners (the model before this module);
-* ``threads`` each listener on its own event loop and thread inside the process: gRPC on the
-  caller's loop, HTTP on a :class:`LoopThread`. The HSM executor hands each job's result back to
-  the loop that submitted it, so the process still has one PKCS#11 initialization and one thread
-  calling the token;
-* ``split``   each worker process serves one transport: ``--workers N`` starts N gRPC workers and
-  N HTTP workers (ports shared per transport with SO_REUSEPORT), and the kernel's scheduler, not
-  one loop, shares the CPU between transports. A single process (``--workers 1``, the in-process
+* ``shared``  one event loop per process serves every listener (the model before this module);
+* ``split``   each worker process serves one listener: ``--workers N`` starts N workers per
+  listener (ports shared per listener with SO_REUSEPORT), and the kernel's scheduler, not one
+  loop, shares the CPU between transports. A single process (``--workers 1``, the in-process
   gateway of the tests) cannot split and serves as ``shared``.
 
-``[serve] loop = "uvloop"`` runs every loop of the process on uvloop (if installed), and
-``switch_interval_ms`` sets the interpreter's GIL switch interval (threads hand the GIL over sooner).
+The listeners are gRPC, HTTP (REST, /healthz, /metrics, and XKS unless it has its own) and, with
+``[xks] listen``, the XKS endpoint on a port of its own: under ``split`` its workers then wait on
+nobody's bulk work, and the kernel wakes a mostly idle process promptly (docs/xks.md, "Latency").
+
+A third model, a loop and thread per listener inside each process, was measured and removed: it
+served 10-15 % below ``shared`` alone, its tail beside REST was the worst of the three, and it made
+every core object (the per-key rotation lock, an ``asyncio.Lock``) reachable from two loops.
+
+``[serve] loop = "uvloop"`` runs the process's loop on uvloop (if installed), and
+``switch_interval_ms`` sets the interpreter's GIL switch interval.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from gateway.app.config import Config
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SHARED, THREADS, SPLIT = "shared", "threads", "split"
-MODELS = (SHARED, THREADS, SPLIT)
+SHARED, SPLIT = "shared", "split"
+MODELS = (SHARED, SPLIT)
+REMOVED_MODELS = {"threads": "it was removed (slower than shared, no fairer; docs/architecture.md)"}
 LOOPS = ("asyncio", "uvloop")
-GRPC, HTTP = "grpc", "http"
-BOTH = (GRPC, HTTP)
+GRPC, HTTP, XKS = "grpc", "http", "xks"  # the listeners
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
@@ -47,6 +48,10 @@ class ServeConfigError(ValueError):
 
 def check(cfg: Config) -> None:
     """Refuse a bad [serve] section at start-up, before the token or any worker opens."""
+    if cfg.serve.model in REMOVED_MODELS:
+        raise ServeConfigError(
+            f"[serve] model {cfg.serve.model!r}: {REMOVED_MODELS[cfg.serve.model]}; use one of {', '.join(MODELS)}"
+        )
     if cfg.serve.model not in MODELS:
         raise ServeConfigError(f"[serve] model must be one of {', '.join(MODELS)}, not {cfg.serve.model!r}")
     if cfg.serve.loop not in LOOPS:
@@ -60,18 +65,19 @@ def check(cfg: Config) -> None:
         raise ServeConfigError("[serve] switch_interval_ms must be between 0 (the interpreter's) and 100")
 
 
-def in_process_model(cfg: Config) -> str:
-    """The model one process applies to the listeners it serves. ``split`` is a fleet-level model:
-    a lone process (``--workers 1``, the in-process gateway) serves both listeners on one loop."""
-    return SHARED if cfg.serve.model == SPLIT else cfg.serve.model
+def listeners(cfg: Config) -> tuple[str, ...]:
+    """Every listener the configuration asks for; XKS only when it has a port of its own
+    (otherwise the HTTP listener carries it)."""
+    own_xks = cfg.xks.enabled and bool(cfg.xks.listen)
+    return (GRPC, HTTP, XKS) if own_xks else (GRPC, HTTP)
 
 
 def worker_plan(cfg: Config, workers: int) -> list[tuple[str, ...]]:
-    """The transports of each worker process of ``serve --workers N``, by worker index."""
+    """The listeners of each worker process of ``serve --workers N``, by worker index: under
+    ``split`` N workers per listener (gRPC's first, then HTTP's, then XKS's), else all in each."""
     if cfg.serve.model == SPLIT:
-        grpc_only: tuple[str, ...] = (GRPC,)
-        return [grpc_only] * workers + [(HTTP,)] * workers
-    return [BOTH] * workers
+        return [(name,) for name in listeners(cfg) for _ in range(workers)]
+    return [listeners(cfg)] * workers
 
 
 def loop_factory(cfg: Config) -> LoopFactory:
@@ -83,8 +89,8 @@ def loop_factory(cfg: Config) -> LoopFactory:
 
 
 def tune_interpreter(cfg: Config) -> None:
-    """The GIL switch interval, process-wide: a thread waiting for the GIL waits up to one interval
-    (5 ms by default) while another thread computes, which a loop per thread pays in latency."""
+    """The GIL switch interval, process-wide: a thread waiting for the GIL (the loop's, while the HSM
+    thread runs Python) waits up to one interval (5 ms by default)."""
     if cfg.serve.switch_interval_ms:
         sys.setswitchinterval(cfg.serve.switch_interval_ms / 1000)
 
@@ -94,38 +100,3 @@ def run_main(cfg: Config, main: Coroutine[Any, Any, T]) -> T:
     tune_interpreter(cfg)
     with asyncio.Runner(loop_factory=loop_factory(cfg)) as runner:
         return runner.run(main)
-
-
-class LoopThread:
-    """An event loop running on a thread of its own, for a listener that must not share a loop.
-
-    Coroutines are handed to it with :meth:`run`, awaited from another loop; :meth:`close` stops
-    the loop once what ran on it has finished (the listener drained)."""
-
-    def __init__(self, name: str, factory: LoopFactory) -> None:
-        self.loop = factory()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-            pending = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
-            for task in pending:
-                task.cancel()
-            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        finally:
-            self.loop.close()
-
-    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on this thread's loop; cancelling the caller cancels it there too."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    def close(self, timeout: float = 10.0) -> None:
-        if self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("a listener thread did not stop", extra={"thread": self._thread.name})

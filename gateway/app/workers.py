@@ -7,8 +7,9 @@ near 40,000 AES-GCM operations/s), so parallelism comes from processes,
 each initializing the library itself. The parent never touches PKCS#11 or gRPC after the
 start-up reconciliation; workers are *spawned* (not forked) so nothing initialized leaks in.
 
-Which transports a worker serves is the serving model's (gateway/app/serving.py): both in every
-worker, or, with ``split``, N workers for gRPC and N for HTTP.
+Which listeners a worker serves is the serving model's (gateway/app/serving.py): all of them in
+every worker, or, with ``split``, N workers per listener (gRPC, HTTP, and XKS's own with
+``[xks] listen``).
 
 Ports: every worker binds the same addresses with SO_REUSEPORT and the kernel spreads
 connections. An ephemeral port (``:0``) is resolved once by the parent and handed down.
@@ -32,7 +33,8 @@ from pathlib import Path
 
 from gateway.app import serving
 from gateway.app.config import Config
-from gateway.app.server import bind, reconcile_at_start, split_host_port
+from gateway.app.listen import bind, split_host_port
+from gateway.app.server import reconcile_at_start
 from gateway.telemetry import logs
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,8 @@ def serve_workers(cfg: Config, workers: int) -> int:
     cfg = replace(
         cfg, grpc_listen=_resolve_port(cfg.grpc_listen, holders), rest_listen=_resolve_port(cfg.rest_listen, holders)
     )
+    if serving.XKS in serving.listeners(cfg):
+        cfg = replace(cfg, xks=replace(cfg.xks, listen=_resolve_port(cfg.xks.listen, holders)))
     ctx = mp.get_context("spawn")
     ready: mp.Queue = ctx.Queue()
     procs: dict[int, mp.process.BaseProcess] = {}
@@ -150,11 +154,13 @@ def serve_workers(cfg: Config, workers: int) -> int:
     if started and not stopping:
         grpc_port = max(g for _, g, _ in started.values())  # 0 from a worker that does not serve gRPC
         http_port = max(h for _, _, h in started.values())
+        own_xks = {"xks_port": split_host_port(cfg.xks.listen)[1]} if serving.XKS in serving.listeners(cfg) else {}
         log.info(
             "serving",
             extra={
                 "grpc_port": grpc_port,
                 "rest_port": http_port,
+                **own_xks,
                 "workers": len(plan),
                 "serving_model": cfg.serve.model,
                 "data_dir": str(cfg.data_dir),

@@ -1,6 +1,7 @@
 """``[xks]`` to the running endpoint: the core's XksService, the XKS ASGI app, and the HTTP
 listener's dispatcher that hands it every path holding ``/kms/xks/v1`` (transports never import
-each other, so the two apps meet here, in the composition root)."""
+each other, so the two apps meet here, in the composition root) — or, with ``[xks] listen``, the
+app of a listener of its own (gateway/app/server.py, ``start_xks``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from importlib import metadata
 from typing import Any
 
 from gateway.app.config import Config, XksConfig
+from gateway.app.listen import split_host_port
 from gateway.core.xks import XksService, XksSettings
-from gateway.pipeline import Services
-from gateway.xks import PATH_MARKER, create_xks_app
+from gateway.pipeline import ErrorEnvelope, Services
+from gateway.rest.protocol import Headers, envelope_of
+from gateway.xks import ENVELOPE, PATH_MARKER, XksEndpoint, create_xks_app
 
 MAX_HEALTH_CACHE_S = 60.0  # the specification: a cached health result is never older than a minute
 
@@ -62,6 +65,20 @@ def check(cfg: Config) -> None:
         settings(cfg.xks)
         if cert_cns(cfg.xks) and (not cfg.tls.enabled or cfg.tls.client_auth == "none"):
             raise XksConfigError('[xks] client_cert_cn needs [tls] with client_auth = "optional" or "required"')
+        if cfg.xks.listen:
+            _check_listen(cfg)
+
+
+def _check_listen(cfg: Config) -> None:
+    try:
+        port = split_host_port(cfg.xks.listen)[1]
+    except ValueError:
+        raise XksConfigError(f"[xks] listen must be HOST:PORT, not {cfg.xks.listen!r}") from None
+    if not 0 <= port <= 65535:
+        raise XksConfigError(f"[xks] listen: no such port {port}")
+    for name, other in (("rest_listen", cfg.rest_listen), ("grpc_listen", cfg.grpc_listen)):
+        if port and split_host_port(other)[1] == port:  # SO_REUSEPORT would mix the two listeners' connections
+            raise XksConfigError(f"[xks] listen {cfg.xks.listen!r} takes the port of {name} ({other!r})")
 
 
 class HttpMux:
@@ -77,14 +94,24 @@ class HttpMux:
         else:
             await self.rest(scope, receive, send)
 
+    def envelope_for(self, path: str, headers: Headers) -> ErrorEnvelope | None:
+        """A head the HTTP parser refused on an XKS path is answered in the XKS error shape."""
+        return ENVELOPE if PATH_MARKER in path else envelope_of(self.rest, path, headers)
+
 
 def http_app(cfg: Config, services: Services, rest: Asgi) -> Asgi:
-    """The REST app alone, or with the XKS endpoint beside it when [xks] is enabled."""
-    if not cfg.xks.enabled:
+    """The REST app alone, or with the XKS endpoint beside it when [xks] is enabled without a
+    listener of its own."""
+    if not cfg.xks.enabled or cfg.xks.listen:
         return rest
+    return HttpMux(rest, endpoint(cfg, services))
+
+
+def endpoint(cfg: Config, services: Services) -> XksEndpoint:
+    """The XKS endpoint of [xks] over this process's core."""
     kms = services.kms
     xks = XksService(kms.store, kms.hsm, kms.key_access, kms.clock, settings(cfg.xks))
-    endpoint = create_xks_app(
+    return create_xks_app(
         services,
         xks,
         regions=cfg.xks.regions,
@@ -92,4 +119,3 @@ def http_app(cfg: Config, services: Services, rest: Asgi) -> Asgi:
         client_cert_cns=cert_cns(cfg.xks),
         log_requests=bool(cfg.xks.log_requests),
     )
-    return HttpMux(rest, endpoint)

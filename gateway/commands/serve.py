@@ -20,10 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--xks", action="store_true", help="serve the AWS KMS External Key Store proxy API too (as [xks] enabled)"
     )
+    serve.add_argument(
+        "--xks-listen",
+        metavar="HOST:PORT",
+        help="serve XKS on a listener of its own, with workers of its own under split (as [xks] listen)",
+    )
     serve.add_argument("--aws", action="store_true", help="serve the AWS KMS API too (as [aws] enabled)")
     serve.add_argument(
         "--serving-model",
-        choices=("shared", "threads", "split"),
+        choices=("split", "shared"),
         default=None,
         help="how the listeners share loops and processes (as [serve] model; docs/architecture.md)",
     )
@@ -34,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, grpc_listen=args.grpc_listen, rest_listen=args.rest_listen, log_level=args.log_level)
     if args.xks:
         cfg.xks.enabled = True
+    if args.xks_listen:
+        cfg.xks.listen = args.xks_listen
     if args.aws:
         cfg.aws.enabled = True
     if args.serving_model:

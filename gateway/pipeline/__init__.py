@@ -5,7 +5,7 @@ credentials are and which fields the audit line records, and encodes the answer 
 error; everything between is :class:`Pipeline`. See pipeline.py for the rules it enforces.
 """
 
-from gateway.pipeline.contracts import ClientGone, ErrorDialect, Exchange
+from gateway.pipeline.contracts import ClientGone, ErrorDialect, ErrorEnvelope, Exchange
 from gateway.pipeline.pipeline import Endpoint, Failure, Pipeline
 from gateway.pipeline.services import Services
 
@@ -13,6 +13,7 @@ __all__ = [
     "ClientGone",
     "Endpoint",
     "ErrorDialect",
+    "ErrorEnvelope",
     "Exchange",
     "Failure",
     "Pipeline",

@@ -8,6 +8,8 @@ reach the pipeline through ``RequestMetrics`` of gateway/core/ports/metrics.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.core.dialects import WireError
@@ -47,3 +49,21 @@ class ErrorDialect(Protocol):
     def render(self, exc: KmsError) -> WireError:
         """The error as this transport's clients see it: status, code, message."""
         ...
+
+
+@dataclass(frozen=True)
+class ErrorEnvelope:
+    """How one HTTP transport writes an error no app of it raised: a request head the HTTP parser
+    refused (malformed, too large, too slow). The HTTP listener asks the composition root which
+    transport the head so far belongs to (gateway/app/http_apps.py), so that every client gets
+    its own transport's error shape without the transports knowing of each other."""
+
+    dialect: ErrorDialect
+    body: Callable[[WireError], bytes]  # the transport's error document
+    content_type: bytes
+    request_id_header: bytes | None = None  # the header a fresh request id goes in, if the transport sends one
+
+    def render(self, exc: KmsError) -> tuple[int, bytes]:
+        """(status, body) of ``exc`` in this transport's shape."""
+        wire = self.dialect.render(exc)
+        return wire.status, self.body(wire)

@@ -11,8 +11,10 @@ cost that grows faster than its size. And a head it cannot parse gets a ``text/p
 * a size limit on a head (:attr:`max_head_bytes`): over it, KMS.0203 and the connection closes.
   It counts the socket reads that leave a head unfinished, so it may be passed by what one read
   carries (at most 256 KiB), or two when the head follows a body: bounded, not exact;
-* the error envelope (``{"error": {"error_code", "error_msg"}}``, X-Request-Id) for a request the
-  parser refuses, instead of uvicorn's plain text;
+* an error document for a request the parser refuses, instead of uvicorn's plain text: the shape
+  of the transport the head so far belongs to (:attr:`envelope_for`, given by the composition root:
+  the REST envelope ``{"error": {"error_code", "error_msg"}}`` with X-Request-Id, XKS's
+  ``{errorName, errorMessage}`` on an XKS path, AWS's ``{__type, message}`` with X-Amz-Target);
 * a cap on open connections per process (:attr:`max_connections`, ``[http] max_connections``).
   Without it, slowloris clients (heads or bodies sent a byte at a time) use up the process's file
   descriptors and the kernel queues every newcomer behind them until their deadlines fire. At the
@@ -30,24 +32,49 @@ import json
 import logging
 import os
 import resource
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from gateway.core.dialects import WireError
 from gateway.core.errors import Err, KmsError
-from gateway.pipeline import ErrorDialect
+from gateway.pipeline import ErrorDialect, ErrorEnvelope
 
 log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_S = 30.0
 MAX_HEAD_BYTES = 64 * 1024
 EVICTION_LOG_INTERVAL_S = 60.0  # at most one warning per interval while the cap evicts
+Headers = Sequence[tuple[bytes, bytes]]
+EnvelopeFor = Callable[[str, Headers], ErrorEnvelope]  # (path, headers so far) -> whose error shape
+
+
+@runtime_checkable
+class HeadRouter(Protocol):
+    """An app dispatcher that can say whose error shape a request head gets (None: not its own)."""
+
+    def envelope_for(self, path: str, headers: Headers) -> ErrorEnvelope | None: ...
+
+
+def envelope_of(app: object, path: str, headers: Headers) -> ErrorEnvelope | None:
+    """The envelope ``app`` names for a head, if it is a :class:`HeadRouter` and the head is its own."""
+    return app.envelope_for(path, headers) if isinstance(app, HeadRouter) else None
+
+
+def rest_error_body(wire: WireError) -> bytes:
+    return json.dumps({"error": {"error_code": wire.code, "error_msg": wire.message}}).encode()
+
+
+def rest_envelope(dialect: ErrorDialect) -> ErrorEnvelope:
+    """The REST API's error envelope, in the configured KMS dialect."""
+    return ErrorEnvelope(dialect, rest_error_body, b"application/json;charset=utf-8", b"x-request-id")
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
-    """Build one per runtime with :func:`http_protocol`, which fixes the error dialect."""
+    """Build one per listener with :func:`http_protocol`, which fixes whose error shape a head gets."""
 
-    dialect: ErrorDialect
+    envelope_for: EnvelopeFor
     head_timeout: float = HEAD_TIMEOUT_S
     max_head_bytes: int = MAX_HEAD_BYTES
     max_connections: int = 0  # 0: no cap; http_protocol() sets the effective one
@@ -62,6 +89,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._heads = 0  # request heads parsed on this connection
         self._waiting = True  # on the client (a head or body to come), not on a handler: evictable
         self._waiting_since = 0.0
+        self._head_begun = False  # the parser has begun the head now pending (its url and headers so far)
         self._tls_extension: dict | None = None  # set in connection_made on a TLS connection
 
     # -- the head deadline ----------------------------------------------------------------------
@@ -107,6 +135,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_begun = True
         if self._tls_extension is not None:  # the peer certificate, for RestAuth (docs/tls.md)
             self.scope["extensions"] = {"tls": self._tls_extension}
 
@@ -120,7 +149,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._head_pending = True
+        self._head_pending, self._head_begun = True, False
         self._waiting = False  # the handler has it now
 
     def on_response_complete(self) -> None:
@@ -169,20 +198,30 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             # Another request's answer is due or under way (pipelining): this one must not cut in.
             self.transport.close()
             return
-        wire = self.dialect.render(KmsError(err, detail))
-        body = json.dumps({"error": {"error_code": wire.code, "error_msg": wire.message}}).encode()
-        head = [STATUS_LINE[wire.status]]
+        envelope = self._envelope()
+        status, body = envelope.render(KmsError(err, detail))
+        head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
+        if envelope.request_id_header:
+            head += [envelope.request_id_header, b": ", os.urandom(16).hex().encode(), b"\r\n"]
         head += [
-            b"x-request-id: ",
-            os.urandom(16).hex().encode(),
-            b"\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: ",
+            b"content-type: ",
+            envelope.content_type,
+            b"\r\ncontent-length: ",
             str(len(body)).encode(),
             b"\r\nconnection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+    def _envelope(self) -> ErrorEnvelope:
+        """The error shape of the transport the refused head belongs to, judged from what of it
+        arrived: its path and headers so far (nothing yet: the listener's default)."""
+        if not self._head_begun or self.headers is None:
+            return self.envelope_for("", ())
+        path = self.url.partition(b"?")[0].decode("latin-1")
+        return self.envelope_for(path, self.headers)
 
 
 def _tls_extension(transport: asyncio.Transport) -> dict | None:
@@ -198,11 +237,12 @@ def _tls_extension(transport: asyncio.Transport) -> dict | None:
     return {"client_cert_der": ssl_object.getpeercert(binary_form=True) or None, "tls_version": version}
 
 
-def http_protocol(dialect: ErrorDialect, max_connections: int = 0) -> type[GatewayHttpProtocol]:
-    """The protocol class for uvicorn's ``http=`` with this runtime's error dialect and connection cap
+def http_protocol(envelope_for: EnvelopeFor, max_connections: int = 0) -> type[GatewayHttpProtocol]:
+    """The protocol class for uvicorn's ``http=`` with this listener's error shapes and connection cap
     (``max_connections`` <= 0: :func:`default_connection_cap`)."""
     cap = max_connections if max_connections > 0 else default_connection_cap()
-    return type("GatewayHttpProtocol", (GatewayHttpProtocol,), {"dialect": dialect, "max_connections": cap})
+    attrs = {"envelope_for": staticmethod(envelope_for), "max_connections": cap}
+    return type("GatewayHttpProtocol", (GatewayHttpProtocol,), attrs)
 
 
 def default_connection_cap() -> int:

@@ -11,6 +11,7 @@ The rules (keystores, mappings, cryptography, health) are the core's (gateway/co
 """
 
 from gateway.xks.app import XksEndpoint, create_xks_app
+from gateway.xks.errors import ENVELOPE
 from gateway.xks.routing import PATH_MARKER
 
-__all__ = ["PATH_MARKER", "XksEndpoint", "create_xks_app"]
+__all__ = ["ENVELOPE", "PATH_MARKER", "XksEndpoint", "create_xks_app"]

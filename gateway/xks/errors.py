@@ -13,6 +13,7 @@ import json
 from gateway.core.dialects import WireError
 from gateway.core.errors import Err, Kind, KmsError
 from gateway.core.xks.errors import STATUS, XksError, XksName
+from gateway.pipeline import ErrorEnvelope
 
 MAX_MESSAGE = 511
 
@@ -56,3 +57,7 @@ def printable(text: str) -> str:
 
 def error_body(wire: WireError) -> bytes:
     return json.dumps({"errorName": wire.code, "errorMessage": wire.message}, separators=(",", ":")).encode()
+
+
+# A request head the HTTP parser refuses on an XKS path (or on the XKS listener) gets this shape too.
+ENVELOPE = ErrorEnvelope(XksDialect(), error_body, b"application/json")

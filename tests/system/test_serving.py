@@ -34,7 +34,7 @@ from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
 from tests.support.serve import GrpcClient, ServeProcess, cli, start_serve
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = ("shared", "threads", "split")
+MODELS = ("shared", "split")
 LOAD_SECONDS = 4.0
 THREADS = 4  # per transport
 
@@ -234,4 +234,20 @@ def test_an_unknown_serving_model_is_refused_at_start(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert out.returncode == 2
-    assert "[serve] model must be one of shared, threads, split" in out.stdout + out.stderr
+    assert "[serve] model must be one of shared, split" in out.stdout + out.stderr
+
+
+def test_the_removed_threads_model_is_refused_at_start_saying_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--data-dir", str(tmp_path / "var"), "--serving-model", "threads"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert out.returncode == 2 and "invalid choice: 'threads'" in out.stderr
+    config = tmp_path / "threads.toml"
+    config.write_text('[serve]\nmodel = "threads"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--data-dir", str(tmp_path / "var")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert out.returncode == 2 and "[serve] model 'threads': it was removed" in out.stdout + out.stderr
