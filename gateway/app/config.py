@@ -87,7 +87,6 @@ class ServeConfig:
     """[serve]: how the listeners share a worker's event loops and processes (gateway/app/serving.py)."""
 
     model: str = "split"  # "split" | "shared" (or `kmsgw serve --serving-model`)
-    loop: str = "asyncio"  # "asyncio" | "uvloop" (the uvloop package must be installed)
     switch_interval_ms: float = 0.0  # the interpreter's GIL switch interval; 0: its own (5 ms)
 
 

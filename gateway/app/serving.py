@@ -17,17 +17,18 @@ nobody's bulk work, and the kernel wakes a mostly idle process promptly (docs/xk
 
 A third model, a loop and thread per listener inside each process, was measured and removed: it
 served 10-15 % below ``shared`` alone, its tail beside REST was the worst of the three, and it made
-every core object (the per-key rotation lock, an ``asyncio.Lock``) reachable from two loops.
+every core object (the per-key rotation lock, an ``asyncio.Lock``) reachable from two loops. So was
+uvloop as the loop: it moved neither a solo rate nor a tail beyond noise (benchmarks/ANALYSIS.md).
 
-``[serve] loop = "uvloop"`` runs the process's loop on uvloop (if installed), and
-``switch_interval_ms`` sets the interpreter's GIL switch interval.
+``switch_interval_ms`` sets the interpreter's GIL switch interval (the loop thread waits up to one
+for the GIL while the HSM thread runs Python).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from gateway.app.config import Config
@@ -37,9 +38,7 @@ T = TypeVar("T")
 SHARED, SPLIT = "shared", "split"
 MODELS = (SHARED, SPLIT)
 REMOVED_MODELS = {"threads": "it was removed (slower than shared, no fairer; docs/architecture.md)"}
-LOOPS = ("asyncio", "uvloop")
 GRPC, HTTP, XKS = "grpc", "http", "xks"  # the listeners
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
 class ServeConfigError(ValueError):
@@ -54,13 +53,6 @@ def check(cfg: Config) -> None:
         )
     if cfg.serve.model not in MODELS:
         raise ServeConfigError(f"[serve] model must be one of {', '.join(MODELS)}, not {cfg.serve.model!r}")
-    if cfg.serve.loop not in LOOPS:
-        raise ServeConfigError(f"[serve] loop must be one of {', '.join(LOOPS)}, not {cfg.serve.loop!r}")
-    if cfg.serve.loop == "uvloop":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            raise ServeConfigError('[serve] loop = "uvloop" needs the uvloop package (pip install uvloop)') from None
     if not 0 <= cfg.serve.switch_interval_ms <= 100:
         raise ServeConfigError("[serve] switch_interval_ms must be between 0 (the interpreter's) and 100")
 
@@ -80,14 +72,6 @@ def worker_plan(cfg: Config, workers: int) -> list[tuple[str, ...]]:
     return [listeners(cfg)] * workers
 
 
-def loop_factory(cfg: Config) -> LoopFactory:
-    if cfg.serve.loop == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
-    return asyncio.new_event_loop
-
-
 def tune_interpreter(cfg: Config) -> None:
     """The GIL switch interval, process-wide: a thread waiting for the GIL (the loop's, while the HSM
     thread runs Python) waits up to one interval (5 ms by default)."""
@@ -96,7 +80,6 @@ def tune_interpreter(cfg: Config) -> None:
 
 
 def run_main(cfg: Config, main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` on the configured loop (the process's main loop)."""
+    """``asyncio.run`` with the interpreter tuned as configured (the process's main loop)."""
     tune_interpreter(cfg)
-    with asyncio.Runner(loop_factory=loop_factory(cfg)) as runner:
-        return runner.run(main)
+    return asyncio.run(main)
