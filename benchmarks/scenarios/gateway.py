@@ -142,10 +142,11 @@ def _run_child(ctx: Context, name: str, argv: list[str], timeout: float, env: di
 
 
 def start_gateway(
-    ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = False, aws: bool = False
+    ctx: Context, workers: int = DEFAULT_WORKERS, *, xks: bool = False, xks_listen: bool = False, aws: bool = False
 ) -> GatewayEndpoints:
     """Start ``kmsgw serve --workers N`` on ephemeral loopback ports; stopped with the scenario (``xks``: with
-    the XKS endpoint too, benchmarks/scenarios/xks.py; ``aws``: with the AWS KMS API, benchmarks/scenarios/aws.py).
+    the XKS endpoint too, ``xks_listen``: on a listener of its own, benchmarks/scenarios/xks.py; ``aws``: with
+    the AWS KMS API, benchmarks/scenarios/aws.py).
 
     The first call of a run initializes the shared data dir (token, bearer token, master key).
     """
@@ -172,6 +173,8 @@ def start_gateway(
     ]  # fmt: skip
     if xks:
         argv.append("--xks")
+    if xks_listen:
+        argv += ["--xks-listen", f"{LOOPBACK}:0"]
     if aws:
         argv.append("--aws")
     if os.environ.get("KMSGW_BENCH_CONFIG"):  # A/B runs: a TOML laid over the defaults (e.g. [audit] off)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import signal
 import time
 from collections import Counter
@@ -153,9 +154,11 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     }
 
 
-def loader_main(conn: Connection) -> None:
+def loader_main(conn: Connection, nice: int = 0) -> None:
     """Entry point of a spawned loader process: run one load per command until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator stops it (Ctrl-C reaches the whole group)
+    if nice:
+        os.nice(nice)  # before any thread starts: Linux's niceness is per thread, and threads inherit it
     conn.send(("ok", None))
     while True:
         try:
