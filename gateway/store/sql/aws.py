@@ -97,7 +97,8 @@ class AwsSql(SqlPrimitives):
     def list_aws_keys(self, account_id: str, region: str, offset: int, limit: int) -> tuple[list[AwsKeyRow], int]:
         where = " JOIN keys k ON k.key_id = a.key_id WHERE a.account_id = ? AND a.region = ? AND k.provisioning = 0"
         with self._read() as conn:
-            total = conn.execute("SELECT COUNT(*) FROM aws_keys a" + where, (account_id, region)).fetchone()[0]
+            count = "SELECT COUNT(*) FROM aws_keys a" + where  # noqa: S608 - constant clauses, values bound
+            total = conn.execute(count, (account_id, region)).fetchone()[0]
             rows = conn.execute(
                 _KEY + where + " ORDER BY a.created_at, a.key_id LIMIT ? OFFSET ?", (account_id, region, limit, offset)
             ).fetchall()
@@ -126,7 +127,8 @@ class AwsSql(SqlPrimitives):
     def retarget_aws_alias(self, account_id: str, region: str, alias_name: str, key_id: str, now_ms: int) -> bool:
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE aws_aliases SET key_id = ?, updated_at = ? WHERE account_id = ? AND region = ? AND alias_name = ?",
+                "UPDATE aws_aliases SET key_id = ?, updated_at = ?"
+                " WHERE account_id = ? AND region = ? AND alias_name = ?",
                 (key_id, now_ms, account_id, region, alias_name),
             )
             return cur.rowcount > 0
@@ -155,7 +157,8 @@ class AwsSql(SqlPrimitives):
         if key_id is not None:
             where += " AND key_id = ?"
         with self._read() as conn:
-            total = conn.execute("SELECT COUNT(*) FROM aws_aliases" + where, args).fetchone()[0]
+            count = "SELECT COUNT(*) FROM aws_aliases" + where  # noqa: S608 - constant clauses, values bound
+            total = conn.execute(count, args).fetchone()[0]
             rows = conn.execute(_ALIAS + where + " ORDER BY alias_name LIMIT ? OFFSET ?", (*args, limit, offset))
             return [AwsAliasRow(*r) for r in rows.fetchall()], total
 
@@ -193,7 +196,8 @@ class AwsSql(SqlPrimitives):
 
     def _grant_page(self, where: str, args: tuple, offset: int, limit: int) -> tuple[list[AwsGrantRow], int]:
         with self._read() as conn:
-            total = conn.execute("SELECT COUNT(*) FROM aws_grants" + where, args).fetchone()[0]
+            count = "SELECT COUNT(*) FROM aws_grants" + where  # noqa: S608 - constant clauses, values bound
+            total = conn.execute(count, args).fetchone()[0]
             rows = conn.execute(
                 _GRANT + where + " ORDER BY created_at, grant_id LIMIT ? OFFSET ?", (*args, limit, offset)
             ).fetchall()
@@ -216,11 +220,10 @@ class AwsSql(SqlPrimitives):
         where = " FROM key_versions v WHERE v.key_id = ? AND v.version > 1 AND v.pending = 0"
         with self._read() as conn:
             total = conn.execute("SELECT COUNT(*)" + where, (key_id,)).fetchone()[0]
-            rows = conn.execute(
+            columns = (
                 "SELECT v.version, v.created_at, COALESCE((SELECT r.rotation_type FROM aws_rotations r"
                 " WHERE r.key_id = v.key_id AND r.version = v.version), 'AUTOMATIC')"
-                + where
-                + " ORDER BY v.version LIMIT ? OFFSET ?",
-                (key_id, limit, offset),
-            ).fetchall()
+            )
+            page = columns + where + " ORDER BY v.version LIMIT ? OFFSET ?"
+            rows = conn.execute(page, (key_id, limit, offset)).fetchall()
         return [AwsRotationRow(*r) for r in rows], total
