@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import itertools
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -36,13 +34,12 @@ from gateway.core.aws.errors import AwsError, AwsName
 from gateway.core.model import Caller
 from gateway.pipeline import ClientGone, Failure, Services
 from gateway.pipeline.audit_fields import clip
+from gateway.pipeline.request_ids import new_uuid_shaped_request_id
 
 MAX_BODY_BYTES = 1 << 20
 BODY_TIMEOUT_S = 30.0
 RESET_PATH = "/moto-api/reset"
 _JSON = (b"content-type", b"application/x-amz-json-1.1")
-_ID_PREFIX = os.urandom(9).hex()  # per process (workers are spawned, so each draws its own)
-_ID_COUNTER = itertools.count(1)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -77,11 +74,10 @@ async def read_body(scope: Scope, receive: Receive) -> bytes:
 
 
 def request_id() -> str:
-    """A UUID-shaped ``x-amzn-RequestId``, unique per process and request. Not ``uuid4()``: its
-    ``os.urandom`` releases the GIL on every request, and a busy worker then waits for the HSM
+    """A UUID-shaped ``x-amzn-RequestId``, unique across processes and restarts. Not ``uuid4()``:
+    its ``os.urandom`` releases the GIL on every request, and a busy worker then waits for the HSM
     thread to hand it back (measured: the single largest cost of the AWS request path)."""
-    p = _ID_PREFIX
-    return f"{p[:8]}-{p[8:12]}-4{p[12:15]}-a{p[15:18]}-{next(_ID_COUNTER):012x}"
+    return new_uuid_shaped_request_id()
 
 
 def target_of(scope: Scope) -> str | None:

@@ -9,7 +9,6 @@ a status by its kind plus trailing metadata ``kms-error-code`` / ``kms-error-msg
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from gateway.grpc_api.errors import STATUS_BY_KIND
 from gateway.grpc_api.rpc import Ctx, RpcMethod, discover
 from gateway.pipeline import Endpoint, Failure, Pipeline, Services
 from gateway.pipeline.audit_fields import key_id_of, sequence_of
+from gateway.pipeline.request_ids import new_request_id
 
 _MSG_MAX = 512
 _REQUEST_ID = "x-request-id"
@@ -107,7 +107,7 @@ class GrpcExchange:
         if isinstance(request_id, str) and _SANE_ID.fullmatch(request_id):
             self.request_id = request_id
         else:
-            self.request_id = os.urandom(16).hex()
+            self.request_id = new_request_id()
 
     async def authenticate(self) -> Caller:
         return self.method.servicer.caller(self.token, self.context)

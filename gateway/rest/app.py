@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -69,6 +68,7 @@ from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
 from gateway.pipeline import ClientGone, Failure, Pipeline, Services
 from gateway.pipeline.audit_fields import clip, key_id_of, sequence_of
+from gateway.pipeline.request_ids import new_request_id
 from gateway.rest.auth import RestAuth
 from gateway.rest.routing import Ctx, RestRoute, RouteTable, discover
 from gateway.rest.schemas_common import RequestModel, parse_body
@@ -201,7 +201,7 @@ class KmsEndpoint:
         self._unknown = self.pipeline.endpoint(operations.UNKNOWN)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = os.urandom(16).hex()
+        request_id = new_request_id()
         exchange = RestExchange(self, scope, receive, request_id)
         try:
             route, exchange.project_id, exchange.path_params = self.table.match(scope["method"], scope["path"])

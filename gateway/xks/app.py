@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -36,6 +35,7 @@ from gateway.core.xks import XksService
 from gateway.core.xks.errors import XksError, XksName
 from gateway.pipeline import ClientGone, Failure, Services
 from gateway.pipeline.audit_fields import clip
+from gateway.pipeline.request_ids import new_request_id
 from gateway.xks import wire
 from gateway.xks.auth import XksAuth
 from gateway.xks.errors import XksDialect, error_body
@@ -93,7 +93,7 @@ class XksExchange:
         self.receive = receive
         self.route = route
         self.keystore: XksKeystoreRow | None = None
-        self.request_id = os.urandom(16).hex()  # kmsRequestId once the body is decoded
+        self.request_id = new_request_id()  # kmsRequestId once the body is decoded
         self.body = b""
         self.body_read = False
         self.meta: wire.RequestMetadata | None = None
