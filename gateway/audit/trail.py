@@ -10,6 +10,11 @@ anywhere shows in ``kmsgw audit verify`` even when the editor recomputes the has
 Several processes (``--workers N``, or nodes sharing a data dir) append to one file: each
 append holds an exclusive ``flock``, re-reads the file's tail when another writer grew it, and
 writes the whole line with one ``os.write`` on an ``O_APPEND`` descriptor.
+
+Rotation: a file renamed away is noticed within ``PATH_CHECK_INTERVAL_S`` (the path is looked up
+at most that often), a file removed at once (its link count, from the ``fstat`` each append makes
+anyway). Each system call on the request path releases the GIL, and a busy worker's event loop then
+waits for the HSM thread to hand it back: hence no path lookup per line.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ MAC_SUFFIX_LEN = len(',"mac":""}') + 64  # a line ends with ,"mac":"<64 hex>"}
 MAX_FIELD_CHARS = 256  # client-chosen values (request id, sequence) are clipped to this
 FSYNC_MODES = ("always", "interval", "never")
 _TAIL_WINDOW = 16 * 1024
+# How late a writer may notice that its file was renamed away (rotation): lines it appends meanwhile
+# go on in the renamed file, whose chain stays whole (docs/audit.md, "Rotation").
+PATH_CHECK_INTERVAL_S = 0.1
 _TAIL_MAX = 1 << 20
 
 
@@ -90,6 +98,7 @@ class AuditLog:
         self._fd = -1
         self._ino = 0
         self._end = -1  # file size after our last append; -1: unknown, read the tail first
+        self._next_path_check = 0.0  # monotonic time of the next rotation check (_follow_rotation)
         self._seq = 0
         self._prev = GENESIS
         self._dirty = False
@@ -105,34 +114,49 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise RuntimeError("audit log is closed")
-            self._follow_rotation()
+            now = time.monotonic()
+            if now >= self._next_path_check:
+                self._next_path_check = now + PATH_CHECK_INTERVAL_S
+                self._follow_rotation()
+            if not self._append(event):  # the file was removed: a new one now (or fail closed)
+                self._follow_rotation()
+                if not self._append(event):
+                    raise OSError("audit log: the file was removed while this line was written")
             fd = self._fd
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                size = os.fstat(fd).st_size
-                pad = b""
-                if size != self._end:  # another writer appended (or the file was truncated)
-                    self._seq, self._prev, pad = self._learn_tail(size)
-                seq = self._seq + 1
-                line = self._line(event, seq, self._prev)
-                data = pad + line + b"\n"
-                written = os.write(fd, data)
-                if written != len(data):  # a short write on a full disk: never continue from it
-                    self._end = -1
-                    raise OSError(f"audit log: short write ({written} of {len(data)} bytes)")
-                self._end = size + written
-                self._seq, self._prev = seq, line_hash(line)
-            except BaseException:
-                self._end = -1
-                raise
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
             if self._fsync == "always":
                 os.fdatasync(fd)
             elif self._fsync == "interval":
                 self._dirty = True
                 if self._flusher is None:
                     self._start_flusher()
+
+    def _append(self, event: AuditEvent) -> bool:
+        """Write the line under the file lock; False, writing nothing, when the file has no name left."""
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            st = os.fstat(fd)
+            if st.st_nlink == 0:
+                return False
+            size = st.st_size
+            pad = b""
+            if size != self._end:  # another writer appended (or the file was truncated)
+                self._seq, self._prev, pad = self._learn_tail(size)
+            seq = self._seq + 1
+            line = self._line(event, seq, self._prev)
+            data = pad + line + b"\n"
+            written = os.write(fd, data)
+            if written != len(data):  # a short write on a full disk: never continue from it
+                self._end = -1
+                raise OSError(f"audit log: short write ({written} of {len(data)} bytes)")
+            self._end = size + written
+            self._seq, self._prev = seq, line_hash(line)
+            return True
+        except BaseException:
+            self._end = -1
+            raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _line(self, event: AuditEvent, seq: int, prev: str) -> bytes:
         """The canonical line: what ``json.dumps(record, separators=(",", ":"))`` gives, built
@@ -166,7 +190,8 @@ class AuditLog:
         self._fd, self._ino, self._end = fd, st.st_ino, -1
 
     def _follow_rotation(self) -> None:
-        """Reopen when the path names another file (renamed away for rotation, or removed)."""
+        """Reopen when the path names another file (renamed away for rotation, or removed); fails
+        (closed) when no file can be made there (its directory removed)."""
         try:
             ino = os.stat(self.path).st_ino
         except FileNotFoundError:

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import grpc
 import pytest
 
 from gateway.audit import key as audit_key
-from gateway.audit.trail import FIELDS, GENESIS, AuditLog, line_hash
+from gateway.audit.trail import FIELDS, GENESIS, PATH_CHECK_INTERVAL_S, AuditLog, line_hash
 from gateway.audit.verify import verify
 from gateway.grpc_api.gen.kms.v1 import kms_pb2 as pb
 from gateway.grpc_api.gen.kms.v1 import kms_pb2_grpc as pb_grpc
@@ -284,12 +285,14 @@ def test_a_torn_last_line_is_closed_and_numbered_by_the_next_writer(tmp_path: Pa
 
 
 def test_rotation_by_rename_starts_a_new_chain(tmp_path: Path) -> None:
+    """A writer notices the rename within PATH_CHECK_INTERVAL_S (docs/audit.md, "Rotation")."""
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, KEY, fsync="interval")
     for i in range(5):
         log.record(event(i))
     archived = tmp_path / "audit-1.jsonl"
     path.rename(archived)
+    time.sleep(PATH_CHECK_INTERVAL_S)
     for i in range(3):
         log.record(event(i))
     log.close()
@@ -297,6 +300,56 @@ def test_rotation_by_rename_starts_a_new_chain(tmp_path: Path) -> None:
     report = verify(path, KEY)
     assert report.ok and report.lines == 3
     assert json.loads(path.read_bytes().splitlines()[0])["prev"] == GENESIS
+
+
+def test_lines_written_just_after_a_rename_stay_in_a_whole_chain(tmp_path: Path) -> None:
+    """Before the writer notices a rename, its lines go on in the renamed file: none is lost, and
+    each file verifies on its own, with every line in one of them."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, KEY, fsync="never")
+    for i in range(5):
+        log.record(event(i))
+    archived = tmp_path / "audit-1.jsonl"
+    path.rename(archived)
+    for i in range(5, 8):  # within the check interval (or not, on a slow machine: either is right)
+        log.record(event(i))
+    time.sleep(PATH_CHECK_INTERVAL_S)
+    log.record(event(8))
+    log.close()
+    old, new = verify(archived, KEY), verify(path, KEY)
+    assert old.ok and new.ok and old.lines + new.lines == 9 and new.lines >= 1
+    ids = [json.loads(line)["request_id"] for f in (archived, path) for line in f.read_bytes().splitlines()]
+    assert ids == [f"req-{i}" for i in range(9)]
+
+
+def test_a_removed_file_is_replaced_at_the_next_line(tmp_path: Path) -> None:
+    """Removal needs no path check: the append sees that its file has no name left, at once."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, KEY, fsync="interval")
+    log.record(event(0))
+    path.unlink()
+    log.record(event(1))  # no sleep: not one line goes to the removed file
+    assert [json.loads(line)["request_id"] for line in path.read_bytes().splitlines()] == ["req-1"]
+    log.close()
+    report = verify(path, KEY)
+    assert report.ok and report.lines == 1
+
+
+def test_a_removed_directory_fails_the_next_line_closed(tmp_path: Path) -> None:
+    """No file can be made: record() raises (the pipeline answers an internal error), at once and
+    again on every later line, and writes again once the directory is back."""
+    path = tmp_path / "trail" / "audit.jsonl"
+    log = AuditLog(path, KEY, fsync="never")
+    log.record(event(0))
+    shutil.rmtree(path.parent)
+    for i in range(2):
+        with pytest.raises(OSError):
+            log.record(event(i))
+    path.parent.mkdir()
+    log.record(event(3))
+    log.close()
+    report = verify(path, KEY)
+    assert report.ok and report.lines == 1
 
 
 def test_processes_appending_at_once_make_one_chain(tmp_path: Path) -> None:
