@@ -21,7 +21,10 @@ from gateway.core.ports.store import MetadataStore
 from gateway.store.migrate import migrate_sqlite
 from gateway.store.sql import IntegrityError, SqlStore
 
-DATA_VERSION_POLL_S = 0.001  # bound on how late another process's commit changes `generation`
+# Bound on how late another process's commit changes `generation`. Each poll is a SQLite statement,
+# which releases the GIL: on a busy worker the loop then waits for the HSM thread to hand it back,
+# so the poll runs at most this often rather than per request (docs/postgres.md, "Invalidation").
+DATA_VERSION_POLL_S = 0.005
 
 
 class SqliteStore(SqlStore):
@@ -62,8 +65,8 @@ class SqliteStore(SqlStore):
         """Changes whenever the database changed: at once for this store's own commits, within
         ``DATA_VERSION_POLL_S`` for commits by any other connection (workers, other processes).
 
-        Read per crypto request, so it costs a clock read; ``PRAGMA data_version`` (a few µs)
-        runs at most once per poll interval.
+        Read per crypto request, so it costs a clock read; ``PRAGMA data_version`` runs at most
+        once per poll interval (its cost is not its few µs but the GIL hand-back it waits for).
         """
         now = time.monotonic()
         if now >= self._next_version_check:

@@ -29,7 +29,7 @@ from gateway.store.factory import open_url
 from gateway.store.migrate import migration_files, to_postgres
 from gateway.store.postgres import translate
 from gateway.store.sql import IntegrityError
-from gateway.store.sqlite import SqliteStore
+from gateway.store.sqlite import DATA_VERSION_POLL_S, SqliteStore
 from tests.support.rest import Rest
 from tests.support.serve import cli, start_serve
 
@@ -493,6 +493,23 @@ def test_generation_changes_on_another_connections_write(store_url_, tmp_path):
         lag = _wait_for_change(reader, settled, 2.0)
         assert lag < 1.0
         assert reader.get_key_by_id(rec.key_id).key_state is KeyState.DISABLED
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_sqlite_generation_sees_another_connections_commit_within_the_poll_interval(tmp_path):
+    """The documented bound (docs/postgres.md): once DATA_VERSION_POLL_S has passed since the last
+    poll, the next read of ``generation`` polls and sees a commit made meanwhile by another process."""
+    reader, writer = SqliteStore(tmp_path / "m.db"), SqliteStore(tmp_path / "m.db")
+    try:
+        settled = reader.generation  # polls now: the next poll is due DATA_VERSION_POLL_S from here
+        writer.put_project("p1", "d1")
+        time.sleep(DATA_VERSION_POLL_S)
+        assert reader.generation != settled
+        settled = reader.generation
+        time.sleep(DATA_VERSION_POLL_S)
+        assert reader.generation == settled  # nothing written since: no change
     finally:
         reader.close()
         writer.close()
