@@ -60,6 +60,7 @@ class HsmExecutor:
         self.healthy = True  # False from a fault that healing could not repair until a job succeeds
         self._down_until = 0.0  # monotonic time before which jobs fail fast
         self._backoff = BACKOFF_MIN_S
+        self._reported_depth = 0  # the queue depth last given to the metrics (_report_depth)
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -78,15 +79,13 @@ class HsmExecutor:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         start_by = None if start_within is None else time.monotonic() + start_within
-        self._queue.put((job, fut, loop, op, start_by))
-        self._metrics.hsm_queued(1)
+        self._queue.put((job, fut, loop, op, start_by))  # no metric here: see _report_depth
         return await fut
 
     def run_sync(self, job: Callable[[TokenSession], T], op: str = "hsm") -> T:
         """For the CLI and start-up code that has no event loop running."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._queue.put((job, fut, None, op, None))
-        self._metrics.hsm_queued(1)
         return fut.result()
 
     async def probe(self) -> bool:
@@ -126,13 +125,23 @@ class HsmExecutor:
                         break
                 stop = any(item is _STOP for item in batch)
                 self._execute([item for item in batch if item is not _STOP])
+                self._report_depth()
                 if stop:
                     return
         finally:
             self._token.close()
 
+    def _report_depth(self) -> None:
+        """The queue depth gauge, sampled here after each batch (the jobs that queued while it ran)
+        and written only when it changed. Counting each job in and out instead would take the
+        metrics lock on the event loop per request, a lock this thread takes too: contended, the
+        loop would block and wait for this thread to hand the GIL back."""
+        depth = self._queue.qsize()
+        if depth != self._reported_depth:
+            self._reported_depth = depth
+            self._metrics.hsm_queue_depth(depth)
+
     def _execute(self, batch: list[tuple[Job, Any, asyncio.AbstractEventLoop | None, str, float | None]]) -> None:
-        self._metrics.hsm_queued(-len(batch))
         self._metrics.hsm_batch(len(batch))
         done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, fut, loop, op, start_by in batch:

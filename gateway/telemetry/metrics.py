@@ -32,7 +32,11 @@ HSM_BATCH_SIZE = Histogram(
     "Jobs drained per executor wake-up",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
-HSM_QUEUE_DEPTH = Gauge("kmsgw_hsm_queue_depth", "Jobs waiting for the HSM executor", multiprocess_mode="livesum")
+HSM_QUEUE_DEPTH = Gauge(
+    "kmsgw_hsm_queue_depth",
+    "Jobs waiting for the HSM executor, sampled after each of its batches",
+    multiprocess_mode="livesum",
+)
 HSM_SESSIONS = Gauge(
     "kmsgw_hsm_sessions_in_use", "Open PKCS#11 sessions owned by the executor", multiprocess_mode="livesum"
 )
@@ -45,6 +49,7 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         self._request_children: dict[str, dict[str, Any]] = {}  # transport -> op -> REQUEST_SECONDS child
+        self._hsm_children: dict[str, Any] = {}  # op -> HSM_OP_SECONDS child
 
     def data_keys(self, op: str, count: int) -> None:
         DATA_KEYS.labels(op).inc(count)
@@ -73,13 +78,17 @@ class PrometheusMetrics:
         REQUEST_ERRORS.labels(op, transport, code).inc()
 
     def hsm_job_seconds(self, op: str, seconds: float) -> None:
-        HSM_OP_SECONDS.labels(op).observe(seconds)
+        # Once per job on the HSM thread, whose GIL time the event loop waits for: children resolved once.
+        child = self._hsm_children.get(op)
+        if child is None:
+            child = self._hsm_children[op] = HSM_OP_SECONDS.labels(op)
+        child.observe(seconds)
 
     def hsm_batch(self, size: int) -> None:
         HSM_BATCH_SIZE.observe(size)
 
-    def hsm_queued(self, delta: int) -> None:
-        HSM_QUEUE_DEPTH.inc(delta)
+    def hsm_queue_depth(self, depth: int) -> None:
+        HSM_QUEUE_DEPTH.set(depth)
 
     def hsm_sessions(self, count: int) -> None:
         HSM_SESSIONS.set(count)

@@ -31,8 +31,8 @@ class HsmMetrics(Protocol):
         """Jobs drained by one executor wake-up."""
         ...
 
-    def hsm_queued(self, delta: int) -> None:
-        """Jobs added to (positive) or taken from (negative) the executor's queue."""
+    def hsm_queue_depth(self, depth: int) -> None:
+        """Jobs waiting in the executor's queue, as the executor saw it after its last batch."""
         ...
 
     def hsm_sessions(self, count: int) -> None:
@@ -66,7 +66,7 @@ class NoMetrics:
     def hsm_batch(self, size: int) -> None:
         pass
 
-    def hsm_queued(self, delta: int) -> None:
+    def hsm_queue_depth(self, depth: int) -> None:
         pass
 
     def hsm_sessions(self, count: int) -> None:
