@@ -25,6 +25,7 @@ from gateway.hsm.softhsm import ensure_softhsm
 from gateway.hsm.token import TokenSession
 from gateway.pipeline import Services
 from gateway.telemetry import metrics
+from gateway.telemetry.metrics import PrometheusMetrics
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Runtime:
     dialect: Dialect
     audit: AuditLog | None = None  # the request audit trail (gateway/audit/trail.py); None: not kept
     gate: RequestGate = field(default_factory=RequestGate)  # permission + rate limit per request
+    # One per process: the executor's HSM figures and the transports' request figures go through it.
+    prometheus: PrometheusMetrics = field(default_factory=PrometheusMetrics)
 
     @classmethod
     def open(
@@ -60,7 +63,7 @@ class Runtime:
         if conf is not None:
             os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
         token = TokenSession(config.module_path(), config.hsm.token_label, config.read_pin())
-        counts = metrics.PrometheusMetrics()
+        counts = PrometheusMetrics()
         window_s = config.hsm.batch_window_ms / 1000
         executor = executor_type(token, counts, max_batch=config.hsm.max_batch, window_s=window_s)
         executor.start()
@@ -91,12 +94,12 @@ class Runtime:
             metrics.HSM_SESSIONS.set(0)
             store.close()
             raise
-        return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate)
+        return cls(config, store, executor, kms, auth, dialect, audit=audit, gate=gate, prometheus=counts)
 
     @functools.cached_property
     def services(self) -> Services:
         """What every transport is handed: the core, the gate, the audit sink, metrics, health."""
-        counts = metrics.PrometheusMetrics()
+        counts = self.prometheus
         counts.declare_requests([op.name for op in operations.KMS_API], ("rest", "grpc"))
         counts.declare_requests([operations.UNKNOWN.name], ("rest",))  # an unknown REST path
         if self.config.xks.enabled:  # the XKS endpoint's own operations, and its unknown paths
