@@ -35,7 +35,12 @@ check: install
 	done; \
 	exit $$status
 
+# wrk is the HTTP load generator of the REST, AWS and moto rows (without it they fall back to a
+# slower Python loader and say so in their notes).
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { echo "bench: apt-get install wrk" >&2; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null || echo "bench: no wrk, using the Python loader" >&2; }
 	$(PY) -m pip install -q -e ".[test,bench]"
 	$(PY) -m benchmarks $(ARGS)
 
