@@ -20,10 +20,7 @@ cost that grows faster than its size. And a head it cannot parse gets a ``text/p
   descriptors and the kernel queues every newcomer behind them until their deadlines fire. At the
   cap, a new connection evicts the one that has waited longest on its client (an idle keep-alive,
   a head or a body still arriving; never one whose request is being handled), so a fresh client
-  is served at once; only when every connection is busy is the newcomer itself closed;
-* one socket send per response where uvicorn makes two (:class:`WholeResponse`): its head waits
-  for the body's first bytes. Each send is a system call that releases the GIL, and a busy
-  worker's event loop then waits for its HSM thread to hand the GIL back.
+  is served at once; only when every connection is busy is the newcomer itself closed.
 
 The body has its own deadline in the endpoint (``app.read_body``), which can answer in the envelope.
 """
@@ -33,16 +30,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from gateway.core.dialects import WireError
 from gateway.core.errors import Err, KmsError
 from gateway.pipeline import ErrorDialect, ErrorEnvelope
-from gateway.pipeline.request_ids import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +91,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._waiting_since = 0.0
         self._head_begun = False  # the parser has begun the head now pending (its url and headers so far)
         self._tls_extension: dict | None = None  # set in connection_made on a TLS connection
-        self._held: WholeResponse | None = None  # the response whose head waits for its body
 
     # -- the head deadline ----------------------------------------------------------------------
     def _arm_head_timer(self) -> None:
@@ -149,11 +145,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._heads += 1
         self._waiting_since = self.loop.time()  # now waiting on the body
         self._cancel_head_timer()
-        previous = self.cycle
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not previous:  # a request cycle was made (not an upgrade): its task has not run yet
-            cycle.transport = cast(asyncio.Transport, WholeResponse(self, cycle))  # what a cycle uses of one
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -161,8 +153,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._waiting = False  # the handler has it now
 
     def on_response_complete(self) -> None:
-        if self._held is not None:  # a response with no body write (HEAD): its head leaves now
-            self._held.flush()
         super().on_response_complete()
         self._waiting, self._waiting_since = True, self.loop.time()
         # uvicorn armed its keep-alive timer: no request is in flight, the next head is due.
@@ -206,8 +196,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete and (self._head_pending or cycle.response_started):
             # Another request's answer is due or under way (pipelining): this one must not cut in.
-            if self._held is not None:  # what uvicorn would have sent of it already
-                self._held.flush()
             self.transport.close()
             return
         envelope = self._envelope()
@@ -216,7 +204,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         if envelope.request_id_header:
-            head += [envelope.request_id_header, b": ", new_request_id().encode(), b"\r\n"]
+            head += [envelope.request_id_header, b": ", os.urandom(16).hex().encode(), b"\r\n"]
         head += [
             b"content-type: ",
             envelope.content_type,
@@ -234,56 +222,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             return self.envelope_for("", ())
         path = self.url.partition(b"?")[0].decode("latin-1")
         return self.envelope_for(path, self.headers)
-
-
-class WholeResponse:
-    """What a request cycle writes through instead of the transport: its response head is held
-    until the first write of the body, and both leave in one ``transport.write``.
-
-    uvicorn writes the head when the app sends ``http.response.start`` and the body on
-    ``http.response.body``: two sends per response, where the apps here always send both at once.
-    A head is never held longer than that: a close (keep-alive off, an app error) and the end of a
-    response with no body write (HEAD) send it first, and an app that streams (or waits before its
-    body) only delays its head until its first body bytes; the bytes on the wire are unchanged.
-    """
-
-    __slots__ = ("_cycle", "_head", "_owner", "_transport")
-
-    def __init__(self, owner: GatewayHttpProtocol, cycle: Any) -> None:
-        self._owner = owner
-        self._cycle = cycle
-        self._transport = owner.transport
-        self._head: bytes | None = b""  # b"": the head is still to come; None: it has left
-
-    def write(self, data: bytes) -> None:
-        head = self._head
-        if head:
-            self._head = None
-            self._owner._held = None
-            self._transport.write(head + data)
-        elif head is not None and self._cycle.response_started:  # the head (uvicorn writes it first)
-            self._head = data
-            self._owner._held = self
-        else:  # before the head (100 Continue), or after it
-            self._transport.write(data)
-
-    def flush(self) -> None:
-        """Send a held head now."""
-        head = self._head
-        if head:
-            self._head = None
-            self._owner._held = None
-            self._transport.write(head)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:  # anything else a cycle might ask of its transport
-        return getattr(self._transport, name)
 
 
 def _tls_extension(transport: asyncio.Transport) -> dict | None:
