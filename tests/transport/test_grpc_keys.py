@@ -248,7 +248,7 @@ def test_update_description(kms, key_id):
 
 
 # -- sequence ---------------------------------------------------------------------------
-@pytest.mark.parametrize("seq", ["short", SEQ + "x", "x" * 35])
+@pytest.mark.parametrize("seq", ["short", SEQ + "x", "x" * 35], ids=["short", "37-chars", "35-chars"])
 def test_sequence_wrong_length(kms, key_id, seq):
     bad = [
         (kms.CreateKey, pb.CreateKeyRequest(key_alias=alias(), sequence=seq)),
