@@ -17,11 +17,12 @@ Parsing never touches the HSM: a truncated or foreign blob is rejected here.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.core.errors import Err, KmsError
 
@@ -35,24 +36,34 @@ OVERHEAD = HEADER.size + IV_BYTES + TAG_BYTES
 MAX_CONTEXT_BYTES = 8192
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):
+    """A parsed blob. A tuple rather than a frozen dataclass: one is parsed per item of a batch."""
+
     kind: int
     key_id: str
     version: int
     iv: bytes
     sealed: bytes  # ciphertext || tag
-
-    @property
-    def header(self) -> bytes:
-        return HEADER.pack(FORMAT_V1, self.kind, uuid.UUID(self.key_id).bytes, self.version)
+    header: bytes  # the 22 header bytes as received (the GCM AAD's first part)
 
     def to_bytes(self) -> bytes:
         return self.header + self.iv + self.sealed
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_id_bytes(key_id: str) -> bytes:
+    """A key id's 16 UUID bytes. Cached: a batch seals or opens up to 1000 blobs of one key, and
+    building a ``uuid.UUID`` per blob was a tenth of a batch's Python time."""
+    return uuid.UUID(key_id).bytes
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_id_text(key_bytes: bytes) -> str:
+    return str(uuid.UUID(bytes=key_bytes))
+
+
 def header(kind: int, key_id: str, version: int) -> bytes:
-    return HEADER.pack(FORMAT_V1, kind, uuid.UUID(key_id).bytes, version)
+    return HEADER.pack(FORMAT_V1, kind, _key_id_bytes(key_id), version)
 
 
 def parse(data: bytes, kind: int, bad: Err) -> Blob:
@@ -63,7 +74,7 @@ def parse(data: bytes, kind: int, bad: Err) -> Blob:
     if fmt != FORMAT_V1 or got_kind != kind or version < 1:
         raise KmsError(bad, "The ciphertext is not a gateway ciphertext of this kind.")
     iv = data[HEADER.size : HEADER.size + IV_BYTES]
-    return Blob(got_kind, str(uuid.UUID(bytes=key_bytes)), version, iv, data[HEADER.size + IV_BYTES :])
+    return Blob(got_kind, _key_id_text(key_bytes), version, iv, data[HEADER.size + IV_BYTES :], data[: HEADER.size])
 
 
 def context_aad(

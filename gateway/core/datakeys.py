@@ -25,7 +25,7 @@ DIGEST_BYTES = 32
 DEFAULT_BITS = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class EncryptDataKeyItem:
     key_id: str
     plain_text: bytes  # data key followed by its SHA-256
@@ -34,7 +34,7 @@ class EncryptDataKeyItem:
     additional_authenticated_data: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class DecryptDataKeyItem:
     key_id: str
     cipher_text: bytes

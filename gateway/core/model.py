@@ -101,14 +101,14 @@ class KeyPage:
     truncated: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class DataKey:
     key_id: str
     cipher_text: bytes
     plain_text: bytes | None = None  # None for create-datakey-without-plaintext
 
 
-@dataclass
+@dataclass(slots=True)
 class DecryptedDataKey:
     data_key: bytes
     datakey_length: int  # bytes
@@ -134,7 +134,7 @@ class Quota:
     quota: int
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResult(Generic[T]):
     """One item of a batch: a value or the error that item alone met."""
 
