@@ -80,7 +80,9 @@ def test_describe_key(kms, key_id):
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "not-a-uuid", str(uuid.uuid4()).upper(), uuid.uuid4().hex, str(uuid.uuid4()) + "0"]
+    "bad",
+    ["", "not-a-uuid", str(uuid.uuid4()).upper(), uuid.uuid4().hex, str(uuid.uuid4()) + "0"],
+    ids=["empty", "not-a-uuid", "upper-case", "no-dashes", "37-chars"],
 )
 def test_describe_key_malformed_id(kms, bad):
     expect_error(INVALID, "KMS.0205", kms.DescribeKey, pb.KeyIdRequest(key_id=bad))
