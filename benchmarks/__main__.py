@@ -87,7 +87,12 @@ def _write_engine_runs(ctx: Context, directory: Path) -> None:
     print(f"wrote {len(runs)} engine result file(s) to {directory}", file=sys.stderr)
 
 
+_interrupted = False  # set by a signal: the run ends after the scenario under way, whatever it caught
+
+
 def _sigterm(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt  # unwind through every finally, so servers and workers are stopped
 
 
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         soak_seconds, soak_requested = (15.0 if args.quick else SHORT_SOAK_SECONDS), False
 
     signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, _sigterm)
     started = dt.datetime.now(dt.UTC)
     facts = machine_facts()  # before the load starts, so the load average means something
     workdir = Path(tempfile.mkdtemp(prefix="kmsgw-bench-"))
@@ -140,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for s in scenarios:
             outcomes.append(run_one(ctx, s))
+            if _interrupted:  # the interrupt landed in code that turned it into a failed row (a pool's pipe)
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("\ninterrupted: servers and workers stopped; partial table, RESULTS.md not written",
               file=sys.stderr)  # fmt: skip
