@@ -91,6 +91,15 @@ def _errors(*figs: dict[str, Any]) -> int:
     return sum(sum(f["errors"].values()) for f in figs)
 
 
+def _error_kinds(*figs: dict[str, Any]) -> str:
+    """The notes' "; errors: KIND x N, ..." when any call failed (nothing otherwise)."""
+    kinds: dict[str, int] = {}
+    for f in figs:
+        for kind, n in f["errors"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    return "; errors: " + ", ".join(f"{k} x {n}" for k, n in sorted(kinds.items())) if kinds else ""
+
+
 def _reference(ctx: Context) -> tuple[float, float] | None:
     """p50/p99 of the run's REST create-datakey row, when the run measured it."""
     row = ctx.results.get("gateway.rest_create_datakey")
@@ -139,7 +148,8 @@ def xks_open_loop(ctx: Context) -> Result:
     result = Result(
         rate=enc["rate"], unit="req/s", ops=enc["hist"].count, seconds=ctx.seconds, p50_ms=p50, p99_ms=p99,
         errors=_errors(enc, dec, rest),
-        notes=f"XKS Encrypt (32 B, SigV4) open loop; Decrypt {_ms(dec, 0.5):.2f} / {_ms(dec, 0.99):.2f} ms; {notes}",
+        notes=f"XKS Encrypt (32 B, SigV4) open loop; Decrypt {_ms(dec, 0.5):.2f} / {_ms(dec, 0.99):.2f} ms; {notes}"
+        + _error_kinds(enc, dec, rest),
         extra=extra,
     )  # fmt: skip
     return _finish(gw, result)
@@ -202,7 +212,8 @@ def _mixed(ctx: Context, *, own_listener: bool) -> Result:
         notes=(f"XKS Encrypt at {RATE:g}/s while gRPC ({grpc_fig['rate']:,.0f} req/s, {GRPC_IN_FLIGHT} in flight) and "
                f"REST ({rest_fig['rate']:,.0f} req/s, {REST_CALLERS} callers) run flat out; alone p99 {solo99:.2f} ms "
                f"({p99 / solo99 if solo99 else 0:.2f} x); {notes}"
-               + ("; XKS on a listener of its own ([xks] listen)" if own_listener else "")),
+               + ("; XKS on a listener of its own ([xks] listen)" if own_listener else "")
+               + _error_kinds(solo, mixed, rest_ref)),
         extra=extra,
     )  # fmt: skip
     return _finish(gw, result)
