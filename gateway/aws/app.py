@@ -18,7 +18,6 @@ loopback client may ``POST /moto-api/reset`` to wipe the AWS side, as moto's ser
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -32,7 +31,7 @@ from gateway.core.aws import AwsService
 from gateway.core.aws.directory import AwsIdentity
 from gateway.core.aws.errors import AwsError, AwsName
 from gateway.core.model import Caller
-from gateway.pipeline import ClientGone, Failure, Services
+from gateway.pipeline import ClientGone, Failure, Services, http_body
 from gateway.pipeline.audit_fields import clip
 from gateway.pipeline.request_ids import new_uuid_shaped_request_id
 
@@ -46,30 +45,17 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-def _too_large() -> AwsError:
-    return AwsError(AwsName.VALIDATION, f"The request body exceeds {MAX_BODY_BYTES} bytes.")
-
-
 async def read_body(scope: Scope, receive: Receive) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-            raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
+    """The whole body (gateway/pipeline/http_body.py); ValidationException over :data:`MAX_BODY_BYTES`,
+    SerializationException when it has not all arrived within :data:`BODY_TIMEOUT_S`."""
+    declared = http_body.declared_length(scope["headers"])
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise _too_large()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    return b"".join(chunks)
-    except TimeoutError:
+        return await http_body.read_body(
+            receive, MAX_BODY_BYTES, BODY_TIMEOUT_S, int(declared) if declared and declared.isdigit() else None
+        )
+    except http_body.BodyTooLarge:
+        raise AwsError(AwsName.VALIDATION, f"The request body exceeds {MAX_BODY_BYTES} bytes.") from None
+    except http_body.BodyTimedOut:
         raise AwsError(AwsName.SERIALIZATION, "The request body did not arrive in time.") from None
 
 

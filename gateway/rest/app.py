@@ -52,7 +52,6 @@ core and never build error responses themselves.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -66,7 +65,7 @@ from starlette.routing import Route
 from gateway.core import operations
 from gateway.core.errors import Err, KmsError
 from gateway.core.model import Caller
-from gateway.pipeline import ClientGone, Failure, Pipeline, Services
+from gateway.pipeline import ClientGone, Failure, Pipeline, Services, http_body
 from gateway.pipeline.audit_fields import clip, key_id_of, sequence_of
 from gateway.pipeline.request_ids import new_request_id
 from gateway.rest.auth import RestAuth
@@ -84,58 +83,22 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-class _BodyTooLarge(KmsError):
-    def __init__(self) -> None:
-        super().__init__(Err.BODY_TOO_LARGE, f"The request body exceeds {MAX_BODY_BYTES} bytes.")
-
-
-async def read_body(
-    headers: Headers, receive: Receive, limit: int = MAX_BODY_BYTES, timeout: float | None = None
-) -> bytes:
-    """The whole body, or BODY_TOO_LARGE as soon as it is known to exceed ``limit``.
-
-    A declared Content-Length over the limit is refused before anything is read; a chunked body
-    is read only up to the limit. A body that has not all arrived after ``timeout`` seconds
-    (default :data:`BODY_TIMEOUT_S`) is INVALID_JSON: a client whose Content-Length promises more
-    than it sends, or whose chunked body never ends, gets an answer instead of holding the
-    connection forever. The caller closes the connection after refusing, so the rest is never read.
-    """
+async def read_body(headers: Headers, receive: Receive) -> bytes:
+    """The whole body (gateway/pipeline/http_body.py): BODY_TOO_LARGE over :data:`MAX_BODY_BYTES`,
+    INVALID_JSON when it has not all arrived within :data:`BODY_TIMEOUT_S`, INVALID_PARAMETER for a
+    Content-Length that is not a number."""
     declared = headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise KmsError(Err.INVALID_PARAMETER, "Invalid Content-Length.")
-        if int(declared) > limit:
-            raise _BodyTooLarge()
-    seconds = BODY_TIMEOUT_S if timeout is None else timeout
+    if declared is not None and not declared.isdigit():
+        raise KmsError(Err.INVALID_PARAMETER, "Invalid Content-Length.")
     try:
-        async with asyncio.timeout(seconds):
-            return await _receive_body(receive, limit)
-    except TimeoutError:
-        msg = f"The request body did not arrive within {seconds:g} s (shorter than its Content-Length?)."
+        return await http_body.read_body(
+            receive, MAX_BODY_BYTES, BODY_TIMEOUT_S, None if declared is None else int(declared)
+        )
+    except http_body.BodyTooLarge:
+        raise KmsError(Err.BODY_TOO_LARGE, f"The request body exceeds {MAX_BODY_BYTES} bytes.") from None
+    except http_body.BodyTimedOut:
+        msg = f"The request body did not arrive within {BODY_TIMEOUT_S:g} s (shorter than its Content-Length?)."
         raise KmsError(Err.INVALID_JSON, msg) from None
-
-
-async def _receive_body(receive: Receive, limit: int) -> bytes:
-    first = await receive()
-    if first["type"] == "http.disconnect":
-        raise ClientGone
-    body = first.get("body", b"")
-    if not first.get("more_body", False):
-        if len(body) > limit:
-            raise _BodyTooLarge()
-        return body
-    chunks, size = [body], len(body)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 class RestExchange:

@@ -21,7 +21,6 @@ request also leaves one log line with ``kmsRequestId``, ``kmsOperation``, ``awsP
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -33,7 +32,7 @@ from gateway.core.model import Caller
 from gateway.core.ports.store import XksKeystoreRow
 from gateway.core.xks import XksService
 from gateway.core.xks.errors import XksError, XksName
-from gateway.pipeline import ClientGone, Failure, Services
+from gateway.pipeline import ClientGone, Failure, Services, http_body
 from gateway.pipeline.audit_fields import clip
 from gateway.pipeline.request_ids import new_request_id
 from gateway.xks import wire
@@ -53,32 +52,18 @@ Handler = Callable[["XksExchange", Caller, wire.XksRequest], Awaitable[bytes]]
 log = logging.getLogger(__name__)
 
 
-def _too_large() -> XksError:
-    return XksError(XksName.VALIDATION, Err.BODY_TOO_LARGE, f"The request body exceeds {MAX_BODY_BYTES} bytes.")
-
-
 async def read_body(scope: Scope, receive: Receive) -> bytes:
-    """The whole body; ValidationException as soon as it is known to exceed :data:`MAX_BODY_BYTES`
-    or when it has not all arrived within :data:`BODY_TIMEOUT_S`."""
-    for name, value in scope["headers"]:  # a declared length over the limit: refused before reading
-        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-            raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
+    """The whole body (gateway/pipeline/http_body.py); ValidationException when it exceeds
+    :data:`MAX_BODY_BYTES` or has not all arrived within :data:`BODY_TIMEOUT_S`."""
+    declared = http_body.declared_length(scope["headers"])
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise _too_large()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    return b"".join(chunks)
-    except TimeoutError:
+        return await http_body.read_body(
+            receive, MAX_BODY_BYTES, BODY_TIMEOUT_S, int(declared) if declared and declared.isdigit() else None
+        )
+    except http_body.BodyTooLarge:
+        msg = f"The request body exceeds {MAX_BODY_BYTES} bytes."
+        raise XksError(XksName.VALIDATION, Err.BODY_TOO_LARGE, msg) from None
+    except http_body.BodyTimedOut:
         raise XksError(XksName.VALIDATION, Err.INVALID_JSON, "The request body did not arrive in time.") from None
 
 

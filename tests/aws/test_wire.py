@@ -89,6 +89,14 @@ def test_unknown_targets_and_bodies(aws_gateway: AwsGateway, admin: dict[str, An
     assert resp.status_code == 200 and resp.headers["x-amzn-requestid"]
 
 
+def test_a_body_over_one_mib_is_refused(aws_gateway: AwsGateway, admin: dict[str, Any]) -> None:
+    """Declared over the limit: ValidationException before the body is read (nor its signature checked)."""
+    body = json.dumps({"NumberOfBytes": 8, "Padding": "p" * (1 << 20)}).encode()
+    resp = signed(aws_gateway, admin, "GenerateRandom", body)
+    assert (resp.status_code, resp.json()["__type"]) == (400, "ValidationException")
+    assert "exceeds 1048576 bytes" in resp.json()["message"]
+
+
 def test_dry_run(kms: Any, key: dict[str, Any]) -> None:
     try:
         kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", DryRun=True)
