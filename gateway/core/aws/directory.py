@@ -16,7 +16,6 @@ import functools
 import secrets
 import string
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -25,6 +24,7 @@ from gateway.core.auth import POLICY_RECHECK_SECONDS, SEAL_KEY_LABEL
 from gateway.core.aws import names
 from gateway.core.clock import Clock, ms
 from gateway.core.errors import Err, KmsError
+from gateway.core.fresh_cache import FreshCache
 from gateway.core.model import Caller
 from gateway.core.ports.hsm import HsmPort, OpenItem, SealItem
 from gateway.core.ports.store import AwsAccountRow, AwsAliasRow, AwsCredentialRow, AwsKeyRow, MetadataStore
@@ -35,7 +35,6 @@ _MAX_CACHED = 10_000
 TEST_CREDENTIALS = {"FOOBARKEY": ("FOOBARSECRET", "123456789012"), "test": ("test", "000000000000")}
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 
-K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -93,10 +92,10 @@ class AwsDirectory:
         self._clock = clock
         self.test_mode = test_mode
         self._secrets: dict[str, _Secret] = {}
-        self._accounts: dict[str, _Entry[AwsAccountRow]] = {}
-        self._keys: dict[str, _Entry[AwsKeyRow | None]] = {}
-        self._domains: dict[str, _Entry[str]] = {}
-        self._aliases: dict[tuple[str, str, str], _Entry[AwsAliasRow | None]] = {}
+        self._accounts: FreshCache[str, AwsAccountRow | None] = FreshCache(store, RECHECK_SECONDS)
+        self._keys: FreshCache[str, AwsKeyRow | None] = FreshCache(store, RECHECK_SECONDS)
+        self._domains: FreshCache[str, str] = FreshCache(store, RECHECK_SECONDS)
+        self._aliases: FreshCache[tuple[str, str, str], AwsAliasRow | None] = FreshCache(store, RECHECK_SECONDS)
         self._identities: dict[tuple[str, str], _Entry[tuple[AwsCredentialRow, AwsIdentity]]] = {}
 
     # -- credentials ------------------------------------------------------------------------
@@ -192,7 +191,7 @@ class AwsDirectory:
     # -- accounts, domains, key rows --------------------------------------------------------
     def account(self, account_id: str) -> AwsAccountRow:
         """An account's row; an account first seen through a test credential gets its default project."""
-        entry = self._cached(self._accounts, account_id, lambda: self._store.get_aws_account(account_id))
+        entry = self._accounts.get(account_id, lambda: self._store.get_aws_account(account_id))
         if entry is None:
             entry = self._store.put_aws_account(
                 AwsAccountRow(account_id, names.default_project(account_id), self._now())
@@ -207,27 +206,15 @@ class AwsDirectory:
                 self._store.put_project(project_id, domain)
             return domain
 
-        return self._cached(self._domains, project_id, load)
+        return self._domains.get(project_id, load)
 
     def key_row(self, key_id: str) -> AwsKeyRow | None:
-        return self._cached(self._keys, key_id, lambda: self._store.get_aws_key(key_id))
+        return self._keys.get(key_id, lambda: self._store.get_aws_key(key_id))
 
     def alias(self, account_id: str, region: str, alias_name: str) -> AwsAliasRow | None:
         """An alias row, as the hot path reads it (an SDK often names its key by alias)."""
         where = (account_id, region, alias_name)
-        return self._cached(self._aliases, where, lambda: self._store.get_aws_alias(*where))
+        return self._aliases.get(where, lambda: self._store.get_aws_alias(*where))
 
     def _now(self) -> int:
         return ms(self._clock.now())
-
-    def _cached(self, cache: dict[K, _Entry], key: K, load: Callable[[], V]) -> V:
-        now = time.monotonic()
-        generation = self._store.generation
-        hit = cache.get(key)
-        if hit is None or hit.generation != generation or hit.recheck <= now:
-            value = load()
-            if hit is None and len(cache) >= _MAX_CACHED:
-                cache.clear()
-            hit = _Entry(value, generation, now + RECHECK_SECONDS)
-            cache[key] = hit
-        return hit.value

@@ -11,29 +11,18 @@ token once and kept in memory for :data:`SECRET_SECONDS` at most, like a REST se
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from gateway.core import ciphertext as ct
 from gateway.core.auth import POLICY_RECHECK_SECONDS, SEAL_KEY_LABEL
 from gateway.core.errors import Err, KmsError
+from gateway.core.fresh_cache import FreshCache
 from gateway.core.ports.hsm import HsmPort, OpenItem, SealItem
 from gateway.core.ports.store import MetadataStore, XksCredentialRow, XksKeyRow, XksKeystoreRow
 
 RECHECK_SECONDS = POLICY_RECHECK_SECONDS  # 5 s: the bound for a change another process missed telling us
 SECRET_SECONDS = 300.0  # an unsealed secret stays in memory this long at most
 _MAX_CACHED = 10_000
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-@dataclass
-class _Entry(Generic[V]):
-    value: V
-    generation: int
-    recheck: float  # monotonic
 
 
 @dataclass
@@ -59,20 +48,20 @@ class XksDirectory:
     def __init__(self, store: MetadataStore, hsm: HsmPort) -> None:
         self._store = store
         self._hsm = hsm
-        self._keystores: dict[str, _Entry[XksKeystoreRow | None]] = {}
-        self._mappings: dict[tuple[str, str], _Entry[XksKeyRow | None]] = {}
-        self._domains: dict[str, _Entry[str]] = {}
+        self._keystores: FreshCache[str, XksKeystoreRow | None] = FreshCache(store, RECHECK_SECONDS)
+        self._mappings: FreshCache[tuple[str, str], XksKeyRow | None] = FreshCache(store, RECHECK_SECONDS)
+        self._domains: FreshCache[str, str] = FreshCache(store, RECHECK_SECONDS)
         self._secrets: dict[str, _Secret] = {}
 
     def keystore(self, uri_prefix: str) -> XksKeystoreRow | None:
-        return self._cached(self._keystores, uri_prefix, lambda: self._store.get_xks_keystore(uri_prefix))
+        return self._keystores.get(uri_prefix, lambda: self._store.get_xks_keystore(uri_prefix))
 
     def mapping(self, uri_prefix: str, xks_key_id: str) -> XksKeyRow | None:
         key = (uri_prefix, xks_key_id)
-        return self._cached(self._mappings, key, lambda: self._store.get_xks_key(uri_prefix, xks_key_id))
+        return self._mappings.get(key, lambda: self._store.get_xks_key(uri_prefix, xks_key_id))
 
     def domain_of(self, project_id: str) -> str:
-        return self._cached(self._domains, project_id, lambda: self._store.project_domain(project_id) or "")
+        return self._domains.get(project_id, lambda: self._store.project_domain(project_id) or "")
 
     async def credential(self, access_key_id: str) -> tuple[str, XksCredentialRow] | None:
         """The unsealed secret of an access key id and its row; None when no such credential exists."""
@@ -100,15 +89,3 @@ class XksDirectory:
         if plain is None:
             raise KmsError(Err.INTERNAL, "A stored XKS credential does not unseal.")
         return plain.decode()
-
-    def _cached(self, cache: dict[K, _Entry[V]], key: K, load: Callable[[], V]) -> V:
-        now = time.monotonic()
-        generation = self._store.generation
-        hit = cache.get(key)
-        if hit is None or hit.generation != generation or hit.recheck <= now:
-            value = load()
-            if hit is None and len(cache) >= _MAX_CACHED:
-                cache.clear()
-            hit = _Entry(value, generation, now + RECHECK_SECONDS)
-            cache[key] = hit
-        return hit.value
